@@ -1,0 +1,228 @@
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use poem::http::{StatusCode, header};
+use poem_openapi::error::{AuthorizationError, ContentTypeError, ParseParamError, ParsePathError};
+use serde_json::Value;
+
+use super::body::{BodyTooLarge, InvalidBody, MalformedBody};
+use crate::server::models::ErrorResponse;
+
+/// The one error every handler returns: a status, the contract's `ErrorResponse` fields, and the
+/// values of the headers some statuses carry. Domain errors are mapped into it once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    status: u16,
+    code: Cow<'static, str>,
+    message: String,
+    details: BTreeMap<String, Value>,
+    retry_after: Option<u64>,
+    www_authenticate: Option<String>,
+    content_range: Option<String>,
+}
+
+impl ApiError {
+    /// An error with `status`, machine `code` and human `message`.
+    pub fn new(status: u16, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: code.into(),
+            message: message.into(),
+            details: BTreeMap::new(),
+            retry_after: None,
+            www_authenticate: None,
+            content_range: None,
+        }
+    }
+
+    /// Adds a machine-readable detail.
+    #[must_use]
+    pub fn with_detail(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.details.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// 400 `malformed_request`.
+    pub fn malformed(message: impl Into<String>) -> Self {
+        Self::new(400, "malformed_request", message)
+    }
+
+    /// 401 `unauthenticated` for a presented token that is invalid, expired or revoked.
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        let mut error = Self::new(401, "unauthenticated", message);
+        error.www_authenticate = Some(r#"Bearer error="invalid_token""#.to_string());
+        error
+    }
+
+    /// 401 `invalid_credentials` (wrong email or password).
+    pub fn invalid_credentials() -> Self {
+        Self::new(401, "invalid_credentials", "the email or password is wrong")
+    }
+
+    /// 403 `forbidden`.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403, "forbidden", message)
+    }
+
+    /// 404 `not_found`.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(404, "not_found", format!("{what} not found"))
+    }
+
+    /// 409 with a specific code.
+    pub fn conflict(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Self::new(409, code, message)
+    }
+
+    /// 413 `payload_too_large`.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(413, "payload_too_large", format!("the request body exceeds {limit} bytes")).with_detail("limit_bytes", limit)
+    }
+
+    /// 422 `validation_failed` naming `field`.
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        Self::new(422, "validation_failed", message).with_detail("field", field)
+    }
+
+    /// 429 `rate_limited`, retry after `seconds`.
+    pub fn rate_limited(seconds: u64) -> Self {
+        let mut error = Self::new(429, "rate_limited", format!("too many requests; retry in {seconds} s"))
+            .with_detail("retry_after_seconds", seconds);
+        error.retry_after = Some(seconds);
+        error
+    }
+
+    /// 500 `internal_error`; the cause belongs in the log, not here.
+    pub fn internal() -> Self {
+        Self::new(500, "internal_error", "an unexpected error occurred")
+    }
+
+    /// 501 `not_implemented`.
+    pub fn not_implemented(operation_id: &str) -> Self {
+        Self::new(501, "not_implemented", format!("{operation_id} is not implemented yet")).with_detail("operation_id", operation_id)
+    }
+
+    /// 503 `service_unavailable`.
+    pub fn service_unavailable(message: impl Into<String>) -> Self {
+        let mut error = Self::new(503, "service_unavailable", message);
+        error.retry_after = Some(5);
+        error
+    }
+
+    /// 416 `range_not_satisfiable` for a file of `size` bytes.
+    pub fn range_not_satisfiable(size: u64) -> Self {
+        let mut error = Self::new(416, "range_not_satisfiable", "the requested range is outside the file");
+        error.content_range = Some(format!("bytes */{size}"));
+        error
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The machine code.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The human message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// A detail, if set.
+    pub fn detail(&self, key: &str) -> Option<&Value> {
+        self.details.get(key)
+    }
+
+    /// The contract's error body.
+    pub fn body(&self) -> ErrorResponse {
+        self.clone().into_body()
+    }
+
+    /// The contract's error body, consuming the error.
+    pub fn into_body(self) -> ErrorResponse {
+        ErrorResponse {
+            error: self.code.into_owned(),
+            message: self.message,
+            details: (!self.details.is_empty()).then_some(self.details),
+        }
+    }
+
+    /// The `WWW-Authenticate` value of a 401.
+    pub fn www_authenticate(&self) -> String {
+        self.www_authenticate.clone().unwrap_or_else(|| "Bearer".to_string())
+    }
+
+    /// The `Retry-After` value of a 429 or 503, in seconds.
+    pub fn retry_after_seconds(&self) -> i64 {
+        self.retry_after.map_or(1, |s| i64::try_from(s).unwrap_or(i64::MAX))
+    }
+
+    /// The `Content-Range` value of a 416.
+    pub fn content_range(&self) -> String {
+        self.content_range.clone().unwrap_or_else(|| "bytes */0".to_string())
+    }
+
+    /// Maps a poem/poem-openapi extraction failure (bad body, parameter, content type or missing
+    /// token) onto the contract's statuses.
+    pub fn from_extraction(error: poem::Error) -> Self {
+        if let Some(e) = error.downcast_ref::<MalformedBody>() {
+            return Self::malformed(format!("the body is not valid JSON: {}", e.reason));
+        }
+        if let Some(e) = error.downcast_ref::<InvalidBody>() {
+            return validation_from_message(&e.reason);
+        }
+        if let Some(e) = error.downcast_ref::<BodyTooLarge>() {
+            return Self::payload_too_large(e.limit);
+        }
+        if let Some(e) = error.downcast_ref::<ParseParamError>() {
+            return Self::validation(&e.name, format!("parameter `{}`: {}", e.name, e.reason));
+        }
+        if let Some(e) = error.downcast_ref::<ParsePathError>() {
+            return Self::validation(&e.name, format!("path parameter `{}`: {}", e.name, e.reason));
+        }
+        if error.is::<ContentTypeError>() {
+            return Self::malformed(format!("{error}; send `Content-Type: application/json`"));
+        }
+        if error.is::<AuthorizationError>() {
+            let mut error = Self::new(401, "unauthenticated", "send `Authorization: Bearer <access token>`");
+            error.www_authenticate = Some("Bearer".to_string());
+            return error;
+        }
+        match error.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::payload_too_large(0),
+            status if status.is_client_error() => Self::malformed(error.to_string()),
+            _ => Self::internal(),
+        }
+    }
+
+    /// The error as a complete HTTP response (for statuses no operation declares).
+    pub fn into_response(self) -> poem::Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut builder = poem::Response::builder().status(status).content_type("application/json; charset=utf-8");
+        if let Some(seconds) = self.retry_after {
+            builder = builder.header(header::RETRY_AFTER, seconds);
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            builder = builder.header(header::WWW_AUTHENTICATE, self.www_authenticate());
+        }
+        if let Some(range) = &self.content_range {
+            builder = builder.header(header::CONTENT_RANGE, range.as_str());
+        }
+        let body = poem_openapi::types::ToJSON::to_json(&self.into_body()).unwrap_or(Value::Null);
+        builder.body(body.to_string())
+    }
+}
+
+/// poem-openapi reports a failed field as "… field `name` …"; the generated strict parsers
+/// always name the field, so the innermost name is the offending one.
+fn validation_from_message(message: &str) -> ApiError {
+    let field = message.rsplit("field `").next().filter(|_| message.contains("field `")).and_then(|rest| rest.split('`').next());
+    let message = format!("the body does not match the schema: {message}");
+    match field {
+        Some(field) => ApiError::validation(field, message),
+        None => ApiError::new(422, "validation_failed", message),
+    }
+}
