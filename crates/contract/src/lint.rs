@@ -119,7 +119,7 @@ impl<'a> Linter<'a> {
         let has_body = self.request_body(op, at, request_schemas);
         let statuses: BTreeSet<String> =
             op.get("responses").and_then(Value::as_object).into_iter().flatten().map(|(k, _)| k.clone()).collect();
-        let mut need = vec!["500"];
+        let mut need = vec!["500", "503"];
         if secured {
             need.extend(["401", "429"]);
         }

@@ -15,6 +15,12 @@ pub use error::ApiError;
 pub use strict::StrictJson;
 pub use uri::Uri;
 
+/// The JSON payload wrapper the generated responses use, re-exported so implementations of the
+/// handler traits need not depend on poem-openapi themselves.
+pub use poem_openapi::payload::Json;
+/// Value types the generated models use.
+pub use poem_openapi::types::{Email, MaybeUndefined, Password};
+
 /// One row of the generated operation table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OperationInfo {

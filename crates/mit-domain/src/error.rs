@@ -1,0 +1,116 @@
+//! The domain's errors, and their one mapping onto the contract's error shape.
+
+use mit_api::server::runtime::ApiError;
+use serde_json::Value;
+
+use crate::ports::StoreError;
+
+/// Why a domain operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// The bearer token is missing, invalid, expired or revoked.
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(String),
+    /// Wrong email or password.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The caller sees the resource but may not do this.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// A password check for a sensitive change failed.
+    #[error("wrong password")]
+    WrongPassword,
+    /// The resource does not exist or is invisible to the caller.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The request conflicts with the current state.
+    #[error("{code}: {message}")]
+    Conflict {
+        /// Machine code (`already_exists`, `last_owner`, …).
+        code: &'static str,
+        /// Human text.
+        message: String,
+        /// Machine-readable context.
+        details: Vec<(&'static str, Value)>,
+    },
+    /// A request value breaks a rule the schema cannot express.
+    #[error("invalid {field}: {message}")]
+    Invalid {
+        /// The offending field.
+        field: &'static str,
+        /// Human text.
+        message: String,
+        /// More machine-readable context.
+        details: Vec<(&'static str, Value)>,
+    },
+    /// A rate limit was hit; retry after this many seconds.
+    #[error("rate limited for {0} s")]
+    RateLimited(u64),
+    /// A dependency is down.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure; the text goes to the log only.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl DomainError {
+    /// A conflict without details.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict { code, message: message.into(), details: Vec::new() }
+    }
+
+    /// A state conflict naming the current and requested states.
+    pub fn transition(current: &str, requested: &str) -> Self {
+        Self::Conflict {
+            code: "invalid_state_transition",
+            message: format!("cannot go from `{current}` to `{requested}`"),
+            details: vec![("current", current.into()), ("requested", requested.into())],
+        }
+    }
+
+    /// An invalid field without details.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid { field, message: message.into(), details: Vec::new() }
+    }
+}
+
+impl From<StoreError> for DomainError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(message) => Self::Unavailable(message),
+            StoreError::Conflict(what) => Self::Internal(format!("unexpected conflict: {what}")),
+            StoreError::Other(message) => Self::Internal(message),
+        }
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        match error {
+            DomainError::Unauthenticated(message) => ApiError::unauthenticated(message),
+            DomainError::InvalidCredentials => ApiError::invalid_credentials(),
+            DomainError::Forbidden(message) => ApiError::forbidden(message),
+            DomainError::WrongPassword => ApiError::new(403, "wrong_password", "the password is wrong"),
+            DomainError::NotFound(what) => ApiError::not_found(what),
+            DomainError::Conflict { code, message, details } => {
+                details.into_iter().fold(ApiError::conflict(code, message), |e, (k, v)| e.with_detail(k, v))
+            }
+            DomainError::Invalid { field, message, details } => {
+                details.into_iter().fold(ApiError::validation(field, message), |e, (k, v)| e.with_detail(k, v))
+            }
+            DomainError::RateLimited(seconds) => ApiError::rate_limited(seconds),
+            DomainError::Unavailable(message) => {
+                tracing::warn!(%message, "dependency unavailable");
+                ApiError::service_unavailable("a backing service is unavailable; retry shortly")
+            }
+            DomainError::Internal(message) => {
+                tracing::error!(%message, "internal error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+/// What every handler returns.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,41 @@
+//! The domain's ports: what it needs from the outside world, as traits. `mit-server` implements
+//! them on PostgreSQL, Redis, object storage and the SFU; unit tests use in-memory versions.
+
+pub mod accounts;
+pub mod health;
+pub mod limits;
+
+use std::sync::Arc;
+
+pub use accounts::AccountStore;
+pub use health::DependencyProbe;
+pub use limits::RateLimiter;
+
+use crate::clock::Clock;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached (pool timeout, connection refused); the caller may retry.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness constraint was violated; the text names it.
+    #[error("constraint violated: {0}")]
+    Conflict(String),
+    /// Anything else (a bug, a schema mismatch).
+    #[error("store error: {0}")]
+    Other(String),
+}
+
+/// Every port the domain uses.
+#[derive(Clone)]
+pub struct Ports {
+    /// Users, sessions and refresh tokens.
+    pub accounts: Arc<dyn AccountStore>,
+    /// Fixed-window counters for rate limits.
+    pub limits: Arc<dyn RateLimiter>,
+    /// Dependencies `/ready` checks.
+    pub probes: Vec<Arc<dyn DependencyProbe>>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+}

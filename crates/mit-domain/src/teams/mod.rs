@@ -1,0 +1,7 @@
+//! Teams and their members.
+
+use mit_api::server::TeamsApi;
+
+use crate::Mit;
+
+impl TeamsApi for Mit {}
