@@ -1,10 +1,12 @@
-//! `cargo xtask contract …`: bundle, lint and (later) drift checks of the API contract.
+//! `cargo xtask contract …`: bundle, lint, drift and breaking-change checks of the API contract.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 
+use crate::process::{output, run};
 use crate::workspace_root;
 
 /// The contract subcommands.
@@ -22,24 +24,51 @@ pub enum ContractCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Lint, then: the served spec equals the contract in meaning; the client builds; breaking
+    /// changes against the base revision are reported.
+    Check {
+        /// Contract folder to compare with the served spec (default: api-contract/).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Git revision to look for breaking changes against (default: merge base with
+        /// origin/main, else the previous commit).
+        #[arg(long)]
+        base: Option<String>,
+        /// Report breaking changes without failing (for intentional major versions).
+        #[arg(long)]
+        allow_breaking: bool,
+    },
 }
 
 /// Runs one contract subcommand.
-pub fn run(command: ContractCommand) -> Result<()> {
+pub fn run_contract(command: ContractCommand) -> Result<()> {
     match command {
         ContractCommand::Bundle { dir } => {
             let dir = contract_dir(dir);
-            let text = bundled_text(&dir)?;
-            std::fs::write(dir.join("openapi.bundled.json"), text).context("writing openapi.bundled.json")?;
+            std::fs::write(dir.join("openapi.bundled.json"), bundled_text(&dir)?).context("writing openapi.bundled.json")?;
             println!("wrote {}", dir.join("openapi.bundled.json").display());
             Ok(())
         }
         ContractCommand::Lint { dir } => lint(&contract_dir(dir)),
+        ContractCommand::Check { dir, base, allow_breaking } => {
+            let dir = contract_dir(dir);
+            lint(&dir)?;
+            drift(&dir)?;
+            run(cargo().args(["check", "--quiet", "--package", "mit-client"]))?;
+            println!("client builds");
+            breaking(&dir, base, allow_breaking)
+        }
     }
 }
 
 fn contract_dir(dir: Option<PathBuf>) -> PathBuf {
     dir.unwrap_or_else(|| workspace_root().join("api-contract"))
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(workspace_root());
+    command
 }
 
 /// The bundled contract as the committed file's text (pretty JSON, trailing newline).
@@ -60,10 +89,60 @@ fn lint(dir: &Path) -> Result<()> {
     let spec: openapiv3::OpenAPI = serde_json::from_value(bundle.doc.clone()).context("not an OpenAPI 3.0 document")?;
     mit_codegen::generate_server(&spec).context("server generator")?;
     mit_codegen::generate_client(&spec).context("client generator")?;
-    let committed = std::fs::read_to_string(dir.join("openapi.bundled.json")).unwrap_or_default();
-    if committed != format!("{}\n", serde_json::to_string_pretty(&bundle.doc)?) {
-        bail!("api-contract/openapi.bundled.json is stale: run `cargo xtask contract bundle` and commit it");
+    if std::fs::read_to_string(dir.join("openapi.bundled.json")).unwrap_or_default() != bundled_text(dir)? {
+        bail!("{}/openapi.bundled.json is stale: run `cargo xtask contract bundle` and commit it", dir.display());
     }
-    println!("contract ok: {} operations", spec.paths.paths.values().filter_map(|p| p.as_item()).map(|p| p.iter().count()).sum::<usize>());
+    let operations = spec.paths.paths.values().filter_map(|p| p.as_item()).map(|p| p.iter().count()).sum::<usize>();
+    println!("contract ok: {operations} operations");
     Ok(())
+}
+
+/// The spec the server binary serves must mean what the contract says.
+fn drift(dir: &Path) -> Result<()> {
+    let served = output(cargo().args(["run", "--quiet", "--package", "mit-server", "--bin", "mit", "--", "openapi"]))?;
+    let differences = contract::drift(&dir.join("openapi.yaml"), &served)?;
+    if differences.is_empty() {
+        println!("served spec matches the contract");
+        return Ok(());
+    }
+    for difference in &differences {
+        eprintln!("{difference}");
+    }
+    bail!("the served spec differs from the contract in {} place(s)", differences.len())
+}
+
+fn breaking(dir: &Path, base: Option<String>, allow: bool) -> Result<()> {
+    let Some(base) = base.or_else(default_base) else {
+        println!("no base revision to compare with; skipping the breaking-change check");
+        return Ok(());
+    };
+    let scratch = workspace_root().join("target").join("contract-base");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch)?;
+    let archive =
+        Command::new("git").args(["archive", &base, "api-contract"]).current_dir(workspace_root()).output().context("git archive")?;
+    if !archive.status.success() {
+        println!("{base} has no api-contract/; skipping the breaking-change check");
+        return Ok(());
+    }
+    let tar = scratch.join("base.tar");
+    std::fs::write(&tar, archive.stdout)?;
+    run(Command::new("tar").arg("-xf").arg(&tar).arg("-C").arg(&scratch))?;
+    let old = contract::bundle(&scratch.join("api-contract").join("openapi.yaml"))?;
+    let new = contract::bundle(&dir.join("openapi.yaml"))?;
+    let changes = contract::breaking_changes(&old.doc, &new.doc);
+    let errors = changes.iter().filter(|c| c.severity == contract::Severity::Error).count();
+    for change in &changes {
+        eprintln!("{change}");
+    }
+    println!("{} change(s) against {base}, {errors} breaking", changes.len());
+    if errors > 0 && !allow {
+        bail!("breaking contract changes against {base}; if intended, bump info.version's major and pass --allow-breaking");
+    }
+    Ok(())
+}
+
+fn default_base() -> Option<String> {
+    let git = |args: &[&str]| output(Command::new("git").args(args).current_dir(workspace_root())).ok().map(|s| s.trim().to_string());
+    git(&["merge-base", "HEAD", "origin/main"]).or_else(|| git(&["rev-parse", "--verify", "--quiet", "HEAD^"]))
 }

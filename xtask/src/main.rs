@@ -1,6 +1,12 @@
 //! `cargo xtask`: the project's automation. Every CI step is one of these commands.
 
 mod contract_cmd;
+mod dev_cmd;
+mod process;
+mod schemathesis;
+mod services;
+mod test_cmd;
+mod tools;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,12 +25,26 @@ enum Command {
     /// Work with the OpenAPI contract in api-contract/.
     #[command(subcommand)]
     Contract(contract_cmd::ContractCommand),
+    /// Run the server on dev defaults (its own PostgreSQL in .dev/, no other service).
+    Dev {
+        /// HTTP port.
+        #[arg(long, default_value_t = 8000)]
+        port: u16,
+    },
+    /// Run every check CI runs: lints, contract, tests against real services, Schemathesis.
+    Test(test_cmd::TestOptions),
+    /// Start throwaway test services, print their environment, and keep them up until Ctrl-C
+    /// (to run single tests with `cargo nextest run` or `cargo test` in another shell).
+    Services,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Contract(command) => contract_cmd::run(command),
+        Command::Contract(command) => contract_cmd::run_contract(command),
+        Command::Dev { port } => dev_cmd::run_dev(port),
+        Command::Test(options) => test_cmd::run_tests(options),
+        Command::Services => test_cmd::hold_services(),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

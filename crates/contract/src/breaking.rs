@@ -132,9 +132,12 @@ impl Rules {
             match head_responses.get(status) {
                 None if status.starts_with('2') => self.error(&r_at, "success status removed"),
                 None => self.warning(&r_at, "error status no longer documented"),
-                Some(head_response) => {
-                    self.content(&format!("{r_at}/content"), base_response.get("content"), head_response.get("content"), Direction::Response)
-                }
+                Some(head_response) => self.content(
+                    &format!("{r_at}/content"),
+                    base_response.get("content"),
+                    head_response.get("content"),
+                    Direction::Response,
+                ),
             }
         }
         for status in head_responses.keys().filter(|s| s.starts_with('2')) {
@@ -248,9 +251,8 @@ impl Rules {
     fn properties(&mut self, at: &str, base: &Value, head: &Value, direction: Direction) {
         let empty = Map::new();
         let props = |s: &Value| s.get("properties").and_then(Value::as_object).cloned().unwrap_or_else(|| empty.clone());
-        let required = |s: &Value, name: &str| {
-            s.get("required").and_then(Value::as_array).is_some_and(|r| r.iter().any(|v| v.as_str() == Some(name)))
-        };
+        let required =
+            |s: &Value, name: &str| s.get("required").and_then(Value::as_array).is_some_and(|r| r.iter().any(|v| v.as_str() == Some(name)));
         let (base_props, head_props) = (props(base), props(head));
         for (name, head_prop) in &head_props {
             let p_at = format!("{at}/properties/{}", escape_pointer_token(name));

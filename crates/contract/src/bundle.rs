@@ -83,8 +83,7 @@ impl Bundler {
     fn load(&mut self, path: &Path) -> Result<&Value, BundleError> {
         if !self.files.contains_key(path) {
             let text = std::fs::read_to_string(path).map_err(|source| BundleError::Read { path: path.to_path_buf(), source })?;
-            let value: Value =
-                serde_yaml_ng::from_str(&text).map_err(|source| BundleError::Yaml { path: path.to_path_buf(), source })?;
+            let value: Value = serde_yaml_ng::from_str(&text).map_err(|source| BundleError::Yaml { path: path.to_path_buf(), source })?;
             self.files.insert(path.to_path_buf(), value);
         }
         Ok(&self.files[path])
@@ -115,9 +114,7 @@ impl Bundler {
                     Ok(Value::Object(out))
                 }
             },
-            Value::Array(items) => {
-                items.iter().enumerate().map(|(i, item)| self.resolve(item, file, &format!("{at}/{i}"))).collect()
-            }
+            Value::Array(items) => items.iter().enumerate().map(|(i, item)| self.resolve(item, file, &format!("{at}/{i}"))).collect(),
             other => Ok(other.clone()),
         }
     }
@@ -177,11 +174,7 @@ fn split_file_ref(reference: &str) -> Option<(&str, String)> {
 }
 
 fn absolute(path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        normalize_path(path)
-    } else {
-        normalize_path(&std::env::current_dir().unwrap_or_default().join(path))
-    }
+    if path.is_absolute() { normalize_path(path) } else { normalize_path(&std::env::current_dir().unwrap_or_default().join(path)) }
 }
 
 /// Removes `.` and `..` components without touching the file system.

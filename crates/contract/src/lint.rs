@@ -6,9 +6,9 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::METHODS;
 use crate::bundle::Bundle;
 use crate::pointer::{escape_pointer_token, resolve_pointer};
-use crate::METHODS;
 
 /// One broken rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +43,43 @@ struct Linter<'a> {
     found: Vec<Violation>,
 }
 
+/// The keywords an OpenAPI 3.0 schema object may have.
+const SCHEMA_KEYWORDS: [&str; 33] = [
+    "$ref",
+    "type",
+    "format",
+    "description",
+    "title",
+    "enum",
+    "default",
+    "example",
+    "nullable",
+    "readOnly",
+    "writeOnly",
+    "deprecated",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minProperties",
+    "maxProperties",
+    "allOf",
+    "oneOf",
+    "anyOf",
+    "not",
+];
+
 /// What a schema is used for decides which constraints it must carry.
 #[derive(Clone, Copy, PartialEq)]
 enum Use {
@@ -76,7 +113,34 @@ impl<'a> Linter<'a> {
         }
         for (name, schema) in self.doc.pointer("/components/schemas").and_then(Value::as_object).into_iter().flatten() {
             let usage = if request_schemas.contains(name) { Use::Request } else { Use::Response };
-            self.component_schema(&format!("/components/schemas/{}", escape_pointer_token(name)), schema, usage);
+            let at = format!("/components/schemas/{}", escape_pointer_token(name));
+            self.keywords(&at, schema);
+            self.component_schema(&at, schema, usage);
+        }
+    }
+
+    /// Every key of a schema must be a schema keyword: a stray key is usually YAML gone wrong
+    /// (an unquoted `, ` inside a flow mapping splits a description into a new key).
+    fn keywords(&mut self, at: &str, schema: &Value) {
+        let Some(map) = schema.as_object() else { return };
+        for (key, value) in map {
+            if !SCHEMA_KEYWORDS.contains(&key.as_str()) && !key.starts_with("x-") {
+                self.report(
+                    &format!("{at}/{}", escape_pointer_token(key)),
+                    format!("`{key}` is not a schema keyword (quote text containing `, `)"),
+                );
+            }
+            if value.is_null() {
+                self.report(&format!("{at}/{}", escape_pointer_token(key)), format!("`{key}` has no value"));
+            }
+        }
+        for (name, property) in map.get("properties").and_then(Value::as_object).into_iter().flatten() {
+            self.keywords(&format!("{at}/properties/{}", escape_pointer_token(name)), property);
+        }
+        for key in ["items", "additionalProperties"] {
+            if let Some(inner) = map.get(key).filter(|v| v.is_object()) {
+                self.keywords(&format!("{at}/{key}"), inner);
+            }
         }
     }
 

@@ -88,12 +88,8 @@ fn operation(doc: &Value, op: &Value, shared: &[Value], global_security: &Value)
 
 /// Effective security as a sorted list of scheme names (an empty list means public).
 fn security(requirements: &Value) -> Value {
-    let mut names: Vec<String> = requirements
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|req| req.as_object().into_iter().flat_map(|m| m.keys().cloned()))
-        .collect();
+    let mut names: Vec<String> =
+        requirements.as_array().into_iter().flatten().flat_map(|req| req.as_object().into_iter().flat_map(|m| m.keys().cloned())).collect();
     names.sort();
     names.dedup();
     Value::Array(names.into_iter().map(Value::String).collect())
@@ -210,12 +206,7 @@ fn schema_of(doc: &Value, schema: &Value, expanding: &mut Vec<String>) -> Value 
         }
         let value = match key.as_str() {
             "properties" => Value::Object(sort_map(
-                value
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(|(k, v)| (k.clone(), schema_of(doc, v, expanding)))
-                    .collect(),
+                value.as_object().into_iter().flatten().map(|(k, v)| (k.clone(), schema_of(doc, v, expanding))).collect(),
             )),
             "items" | "not" => schema_of(doc, value, expanding),
             "additionalProperties" => match value {

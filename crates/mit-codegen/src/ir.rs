@@ -3,8 +3,8 @@
 //! is rejected, naming the place in the contract.
 
 use openapiv3::{
-    AdditionalProperties, IntegerFormat, OpenAPI, Operation as OaOperation, Parameter, ParameterSchemaOrContent, ReferenceOr,
-    RequestBody, Response, Schema, SchemaKind, StatusCode, StringFormat, Type, VariantOrUnknownOrEmpty,
+    AdditionalProperties, IntegerFormat, OpenAPI, Operation as OaOperation, Parameter, ParameterSchemaOrContent, ReferenceOr, RequestBody,
+    Response, Schema, SchemaKind, StatusCode, StringFormat, Type, VariantOrUnknownOrEmpty,
 };
 use serde_json::Value;
 
@@ -443,9 +443,7 @@ fn parameter(components: Option<&openapiv3::Components>, param: &Parameter, at: 
 fn request_body(body: &RequestBody, at: &str) -> Result<Body, CodegenError> {
     let media = body.content.get("application/json").ok_or_else(|| unsupported(at, "request bodies must be application/json"))?;
     match &media.schema {
-        Some(ReferenceOr::Reference { reference }) => {
-            Ok(Body { schema: ref_name(reference), description: body.description.clone() })
-        }
+        Some(ReferenceOr::Reference { reference }) => Ok(Body { schema: ref_name(reference), description: body.description.clone() }),
         _ => Err(unsupported(at, "request body schemas must be a $ref to a named schema")),
     }
 }

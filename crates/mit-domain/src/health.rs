@@ -1,9 +1,9 @@
 //! Liveness and readiness.
 
+use mit_api::server::HealthApi;
 use mit_api::server::models::{DependencyCheck, HealthStatus, ReadinessStatus, ServiceState};
 use mit_api::server::ops::{get_health, get_readiness};
 use mit_api::server::runtime::{ApiError, Json};
-use mit_api::server::HealthApi;
 
 use crate::Mit;
 use crate::error::ApiResult;

@@ -10,12 +10,14 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod health;
+pub mod knowledge;
 pub mod meetings;
 pub mod notes;
 pub mod paging;
 pub mod participants;
 pub mod ports;
 pub mod recordings;
+pub mod review;
 pub mod teams;
 pub mod users;
 

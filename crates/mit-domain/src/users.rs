@@ -1,9 +1,9 @@
 //! Profiles and finding other users.
 
+use mit_api::server::UsersApi;
 use mit_api::server::models::{User, UserSummary, UserSummaryPage};
 use mit_api::server::ops::{get_user, lookup_user_by_email, search_users, update_profile};
 use mit_api::server::runtime::{Json, MaybeUndefined, Uri};
-use mit_api::server::UsersApi;
 
 use crate::auth::clean_name;
 use crate::error::{ApiResult, DomainError};
@@ -27,7 +27,11 @@ impl UsersApi for Mit {
         })))
     }
 
-    async fn lookup_user_by_email(&self, _caller: &Caller, request: lookup_user_by_email::Request) -> ApiResult<lookup_user_by_email::Response> {
+    async fn lookup_user_by_email(
+        &self,
+        _caller: &Caller,
+        request: lookup_user_by_email::Request,
+    ) -> ApiResult<lookup_user_by_email::Response> {
         let email = request.email.0.trim().to_lowercase();
         let user = self.ports.accounts.user_by_email(&email).await.map_err(DomainError::from)?;
         let user = user.ok_or(DomainError::NotFound("user"))?;

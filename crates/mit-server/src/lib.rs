@@ -1,1 +1,158 @@
-//! placeholder
+//! Mit's server: configuration, PostgreSQL storage, Redis, the HTTP application and the process
+//! life cycle. The `mit` binary (`main.rs`) only parses the command line and calls into here.
+
+pub mod config;
+pub mod http;
+pub mod limits;
+pub mod probes;
+pub mod storage;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mit_domain::Mit;
+use mit_domain::clock::SystemClock;
+use mit_domain::ports::{DependencyProbe, Ports, RateLimiter};
+use poem::listener::{Acceptor, Listener, TcpListener};
+use redis::aio::ConnectionManager;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::limits::{MemoryLimiter, RedisLimiter};
+use crate::probes::{DatabaseProbe, RedisProbe};
+use crate::storage::{DatabaseSetupError, PgStore};
+
+/// How long in-flight requests get to finish on shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// PostgreSQL could not be set up.
+    #[error(transparent)]
+    Database(#[from] DatabaseSetupError),
+    /// Redis is configured but unreachable.
+    #[error("cannot connect to Redis: {0}")]
+    Redis(String),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A server accepting connections in the background.
+pub struct RunningServer {
+    /// The bound address (useful with port 0).
+    pub address: SocketAddr,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets in-flight requests finish, and waits.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.task.await;
+    }
+
+    /// Runs until the process is asked to stop (Ctrl-C or SIGTERM), then stops gracefully.
+    pub async fn run_until_signalled(self) {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        self.stop().await;
+    }
+}
+
+/// Binds the listener, connects to every backing service, applies migrations and starts serving.
+pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
+    telemetry::metrics();
+    let address = config.listen_address();
+    let bind_error = |source| StartError::Bind { address: address.clone(), source };
+    let acceptor = TcpListener::bind(address.as_str()).into_acceptor().await.map_err(bind_error)?;
+    let bound = acceptor.local_addr().into_iter().find_map(|a| a.as_socket_addr().copied());
+    let bound = bound.ok_or_else(|| bind_error(std::io::Error::other("no TCP address")))?;
+    config.bind_urls(bound);
+    let store = PgStore::connect(&config.database_url, config.database_pool_size, Duration::from_secs(5))?;
+    let applied = store.migrate().await?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "applied migrations");
+    }
+    let redis = match &config.redis_url {
+        Some(url) => Some(connect_redis(url).await?),
+        None => None,
+    };
+    let domain = Arc::new(Mit::new(ports(&store, redis), config.domain.clone()));
+    let app = http::app(domain, &config);
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        poem::Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(
+                app,
+                async move {
+                    let _ = stopped.await;
+                },
+                Some(SHUTDOWN_GRACE),
+            )
+            .await
+    });
+    tracing::info!(%bound, public_url = %config.public_url, "serving");
+    Ok(RunningServer { address: bound, shutdown, task })
+}
+
+/// Applies pending migrations and returns their versions (`mit migrate`).
+pub async fn migrate(database_url: &str) -> Result<Vec<String>, StartError> {
+    let store = PgStore::connect(database_url, 1, Duration::from_secs(10))?;
+    Ok(store.migrate().await?)
+}
+
+/// The OpenAPI document the server serves, pretty-printed (`mit openapi`); needs no database.
+pub fn openapi_json() -> String {
+    mit_api::server::openapi_service(Arc::new(mit_api::server::SpecStub)).spec()
+}
+
+fn ports(store: &PgStore, redis: Option<ConnectionManager>) -> Ports {
+    let store = Arc::new(store.clone());
+    let mut probes: Vec<Arc<dyn DependencyProbe>> = vec![Arc::new(DatabaseProbe((*store).clone()))];
+    let limits: Arc<dyn RateLimiter> = match redis {
+        Some(redis) => {
+            probes.push(Arc::new(RedisProbe(redis.clone())));
+            Arc::new(RedisLimiter::new(redis))
+        }
+        None => Arc::new(MemoryLimiter::default()),
+    };
+    Ports { accounts: store, limits, probes, clock: Arc::new(SystemClock) }
+}
+
+async fn connect_redis(url: &str) -> Result<ConnectionManager, StartError> {
+    let client = redis::Client::open(url).map_err(|e| StartError::Redis(e.to_string()))?;
+    ConnectionManager::new(client).await.map_err(|e| StartError::Redis(e.to_string()))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -13,11 +13,8 @@ impl RequestContext {
     /// Reads the context off a poem request.
     pub fn from_request(request: &poem::Request) -> Self {
         let client_ip = request.remote_addr().as_socket_addr().map(|addr| addr.ip());
-        let user_agent = request
-            .headers()
-            .get(poem::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.chars().take(256).collect());
+        let user_agent =
+            request.headers().get(poem::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|v| v.chars().take(256).collect());
         Self { client_ip, user_agent }
     }
 }

@@ -86,8 +86,8 @@ impl ApiError {
 
     /// 429 `rate_limited`, retry after `seconds`.
     pub fn rate_limited(seconds: u64) -> Self {
-        let mut error = Self::new(429, "rate_limited", format!("too many requests; retry in {seconds} s"))
-            .with_detail("retry_after_seconds", seconds);
+        let mut error =
+            Self::new(429, "rate_limited", format!("too many requests; retry in {seconds} s")).with_detail("retry_after_seconds", seconds);
         error.retry_after = Some(seconds);
         error
     }
@@ -143,11 +143,7 @@ impl ApiError {
 
     /// The contract's error body, consuming the error.
     pub fn into_body(self) -> ErrorResponse {
-        ErrorResponse {
-            error: self.code.into_owned(),
-            message: self.message,
-            details: (!self.details.is_empty()).then_some(self.details),
-        }
+        ErrorResponse { error: self.code.into_owned(), message: self.message, details: (!self.details.is_empty()).then_some(self.details) }
     }
 
     /// The `WWW-Authenticate` value of a 401.
@@ -166,8 +162,9 @@ impl ApiError {
     }
 
     /// Maps a poem/poem-openapi extraction failure (bad body, parameter, content type or missing
-    /// token) onto the contract's statuses.
-    pub fn from_extraction(error: poem::Error) -> Self {
+    /// token) onto the contract's statuses. poem-openapi names path parameters by position
+    /// (`param0`, …); `path_params` are their contract names in that order.
+    pub fn from_extraction(error: poem::Error, path_params: &[&str]) -> Self {
         if let Some(e) = error.downcast_ref::<MalformedBody>() {
             return Self::malformed(format!("the body is not valid JSON: {}", e.reason));
         }
@@ -181,7 +178,9 @@ impl ApiError {
             return Self::validation(&e.name, format!("parameter `{}`: {}", e.name, e.reason));
         }
         if let Some(e) = error.downcast_ref::<ParsePathError>() {
-            return Self::validation(&e.name, format!("path parameter `{}`: {}", e.name, e.reason));
+            let position = e.name.strip_prefix("param").and_then(|n| n.parse::<usize>().ok());
+            let name = position.and_then(|i| path_params.get(i).copied()).unwrap_or(&e.name);
+            return Self::validation(name, format!("path parameter `{name}`: {}", e.reason));
         }
         if error.is::<ContentTypeError>() {
             return Self::malformed(format!("{error}; send `Content-Type: application/json`"));

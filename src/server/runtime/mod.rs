@@ -5,6 +5,7 @@ mod auth;
 mod body;
 mod context;
 mod error;
+mod fallback;
 pub mod strict;
 mod uri;
 
@@ -12,6 +13,7 @@ pub use auth::Authenticator;
 pub use body::{BodyLimit, FileBody, JsonBody, MediaTypes};
 pub use context::RequestContext;
 pub use error::ApiError;
+pub use fallback::{allowed_methods, contract_errors};
 pub use strict::StrictJson;
 pub use uri::Uri;
 

@@ -8,8 +8,8 @@ mod types;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::ir::Api;
 use crate::CodegenError;
+use crate::ir::Api;
 
 /// All server code for `api`, to be `include!`d inside `mit_api::server`.
 pub fn emit(api: &Api) -> Result<TokenStream, CodegenError> {

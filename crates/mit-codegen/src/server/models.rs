@@ -7,8 +7,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::types::{doc, ident, rust_type, validators};
-use crate::ir::{Api, EnumDef, Field, ObjectDef};
 use crate::CodegenError;
+use crate::ir::{Api, EnumDef, Field, ObjectDef};
 
 /// The `models` module.
 pub fn emit(api: &Api) -> Result<TokenStream, CodegenError> {
@@ -34,11 +34,7 @@ fn object(def: &ObjectDef) -> Result<TokenStream, CodegenError> {
     let rename = &def.name;
     let docs = doc(def.description.as_deref());
     let module = ident(&def.name.to_snake_case());
-    let fields = def
-        .fields
-        .iter()
-        .map(|f| field(f, &module, &def.name))
-        .collect::<Result<Vec<_>, _>>()?;
+    let fields = def.fields.iter().map(|f| field(f, &module, &def.name)).collect::<Result<Vec<_>, _>>()?;
     Ok(quote! {
         #docs
         #[derive(Debug, Clone, PartialEq, ::poem_openapi::Object)]

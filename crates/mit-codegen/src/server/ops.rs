@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::types::{doc, ident, rust_type};
-use crate::ir::{Api, Operation, Param, ResponseContent, ResponseDef, Ty};
+use crate::ir::{Api, Operation, Param, ParamLocation, ResponseContent, ResponseDef, Ty};
 
 /// The `ops` module.
 pub fn emit(api: &Api) -> TokenStream {
@@ -114,6 +114,7 @@ fn request(op: &Operation) -> TokenStream {
 }
 
 fn response(op: &Operation) -> TokenStream {
+    let path_params = op.params.iter().filter(|p| p.location == ParamLocation::Path).map(|p| p.name.as_str());
     let variants = op.responses.iter().map(variant);
     let error_arms = op.responses.iter().filter(|r| r.status >= 400).map(error_arm);
     let title = format!("Every response `{}` may give.", op.id);
@@ -137,7 +138,7 @@ fn response(op: &Operation) -> TokenStream {
         }
 
         fn bad_request(error: ::poem::Error) -> Response {
-            let error = crate::server::runtime::ApiError::from_extraction(error);
+            let error = crate::server::runtime::ApiError::from_extraction(error, &[#(#path_params),*]);
             Response::from_error(error).unwrap_or_else(|error| Response::InternalError(::poem_openapi::payload::Json(error.into_body())))
         }
     }

@@ -6,10 +6,10 @@ pub mod refresh;
 pub mod tokens;
 
 use chrono::{DateTime, Utc};
+use mit_api::server::AuthApi;
 use mit_api::server::models::{AuthResponse, TokenPair, TokenType};
 use mit_api::server::ops::{change_password, delete_account, get_current_user, login, logout, refresh_tokens, register_user};
 use mit_api::server::runtime::{ApiError, Authenticator, Json, RequestContext};
-use mit_api::server::AuthApi;
 use uuid::Uuid;
 
 use crate::error::{ApiResult, DomainError};

@@ -1,0 +1,377 @@
+//! Configuration from the environment (and an optional `.env`). A missing or malformed variable
+//! stops start-up with one line naming it.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use mit_domain::DomainConfig;
+use mit_domain::config::{IceConfig, JwtAlgorithm, JwtConfig, RoomConfig, TurnCredentials};
+use mit_domain::ports::limits::Window;
+
+/// A variable that is missing or does not parse.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("configuration error: {variable} {problem}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub variable: &'static str,
+    /// What is wrong with it, and what is expected.
+    pub problem: String,
+}
+
+/// Where recordings are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectStoreConfig {
+    /// An S3-compatible store.
+    S3(S3Config),
+    /// The local filesystem under this directory (dev default).
+    Local(PathBuf),
+}
+
+/// An S3-compatible bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Config {
+    /// Endpoint the server talks to (`S3_ENDPOINT`).
+    pub endpoint: String,
+    /// Endpoint download URLs are presigned for (`S3_PUBLIC_ENDPOINT`, default `S3_ENDPOINT`).
+    pub public_endpoint: String,
+    /// Region (`S3_REGION`).
+    pub region: String,
+    /// Bucket (`S3_BUCKET`).
+    pub bucket: String,
+    /// Access key (`S3_ACCESS_KEY`).
+    pub access_key: String,
+    /// Secret key (`S3_SECRET_KEY`).
+    pub secret_key: String,
+}
+
+/// The media plane's network settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtcConfig {
+    /// Address the SFU's UDP sockets bind to (`RTC_BIND_IP`; default: `HOST`, or 127.0.0.1 when
+    /// `HOST` is a wildcard, since webrtc-rs skips loopback on wildcard binds).
+    pub bind_ip: IpAddr,
+    /// First UDP port of the SFU's range (`RTC_UDP_PORT_MIN`).
+    pub udp_port_min: u16,
+    /// Last UDP port of the range (`RTC_UDP_PORT_MAX`).
+    pub udp_port_max: u16,
+    /// Public address announced in ICE candidates when behind 1:1 NAT (`RTC_PUBLIC_IP`).
+    pub public_ip: Option<IpAddr>,
+}
+
+/// Everything `mit serve` is configured with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address (`HOST`).
+    pub host: IpAddr,
+    /// Listen port (`PORT`).
+    pub port: u16,
+    /// The server's public base URL (`PUBLIC_URL`), for links and the signalling URL.
+    pub public_url: String,
+    /// `PUBLIC_URL` was given (else it follows the bound address).
+    public_url_given: bool,
+    /// `SIGNALING_URL` was given (else it follows `public_url`).
+    signaling_url_given: bool,
+    /// PostgreSQL (`DATABASE_URL`).
+    pub database_url: String,
+    /// Pool size (`DATABASE_POOL_SIZE`).
+    pub database_pool_size: usize,
+    /// Redis (`REDIS_URL`); `None` keeps pub/sub and limits in process.
+    pub redis_url: Option<String>,
+    /// Allowed browser origins (`CORS_ORIGINS`, comma-separated; empty: no CORS).
+    pub cors_origins: Vec<String>,
+    /// Verbose logs (`DEBUG`).
+    pub debug: bool,
+    /// Logs as JSON lines (`LOG_FORMAT=json`).
+    pub json_logs: bool,
+    /// Largest request body (`MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
+    /// Recordings (`S3_*` or `RECORDING_PATH`).
+    pub object_store: ObjectStoreConfig,
+    /// Where recordings are written while in progress (`RECORDING_PATH`).
+    pub recording_path: PathBuf,
+    /// Media plane networking.
+    pub rtc: RtcConfig,
+    /// Grace period before a dropped participant counts as gone (`ROOM_GRACE_SECONDS`).
+    pub room_grace: Duration,
+    /// Complete a running meeting whose room stays empty this long (`ROOM_EMPTY_TIMEOUT_MINUTES`).
+    pub room_empty_timeout: Option<Duration>,
+    /// The domain's settings.
+    pub domain: DomainConfig,
+}
+
+/// Reads variables from a snapshot of the environment.
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    /// The process environment.
+    pub fn from_process() -> Self {
+        Self { vars: std::env::vars().collect() }
+    }
+
+    /// Given variables (tests).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self { vars: pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
+    }
+
+    fn text(&self, variable: &'static str) -> Option<String> {
+        self.vars.get(variable).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, variable: &'static str, expected: &str) -> Result<String, ConfigError> {
+        self.text(variable).ok_or_else(|| ConfigError { variable, problem: format!("is not set ({expected})") })
+    }
+
+    fn parsed<T: FromStr>(&self, variable: &'static str, default: T, expected: &str) -> Result<T, ConfigError> {
+        match self.text(variable) {
+            None => Ok(default),
+            Some(text) => text.parse().map_err(|_| ConfigError { variable, problem: format!("is `{text}`, expected {expected}") }),
+        }
+    }
+
+    fn flag(&self, variable: &'static str) -> Result<bool, ConfigError> {
+        match self.text(variable).as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("0" | "false" | "no" | "off") => Ok(false),
+            Some("1" | "true" | "yes" | "on") => Ok(true),
+            Some(other) => Err(ConfigError { variable, problem: format!("is `{other}`, expected true or false") }),
+        }
+    }
+
+    fn list(&self, variable: &'static str) -> Vec<String> {
+        self.text(variable).map(|t| t.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()).unwrap_or_default()
+    }
+}
+
+impl Config {
+    /// Reads and checks every variable.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let host: IpAddr = env.parsed("HOST", IpAddr::from([127, 0, 0, 1]), "an IP address such as 0.0.0.0")?;
+        let port: u16 = env.parsed("PORT", 8000, "a TCP port")?;
+        let public_url_given = env.text("PUBLIC_URL").is_some();
+        let public_url = match env.text("PUBLIC_URL") {
+            Some(url) => check_http_url("PUBLIC_URL", &url)?,
+            None => derived_url(host, port),
+        };
+        let database_url = env.required("DATABASE_URL", "a PostgreSQL URL such as postgres://user:pass@127.0.0.1:5432/mit")?;
+        if !database_url.starts_with("postgres://") && !database_url.starts_with("postgresql://") {
+            return Err(ConfigError { variable: "DATABASE_URL", problem: "must start with postgres:// or postgresql://".into() });
+        }
+        let redis_url = env.text("REDIS_URL");
+        if let Some(url) = &redis_url {
+            if !url.starts_with("redis://") && !url.starts_with("rediss://") {
+                return Err(ConfigError { variable: "REDIS_URL", problem: "must start with redis:// or rediss://".into() });
+            }
+        }
+        let recording_path: PathBuf = PathBuf::from(env.text("RECORDING_PATH").unwrap_or_else(|| "./recordings".into()));
+        Ok(Self {
+            host,
+            port,
+            database_url,
+            database_pool_size: env.parsed("DATABASE_POOL_SIZE", 16, "a number of connections")?,
+            redis_url,
+            cors_origins: env.list("CORS_ORIGINS"),
+            debug: env.flag("DEBUG")?,
+            json_logs: env.text("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
+            max_body_bytes: env.parsed("MAX_BODY_BYTES", 1 << 20, "a number of bytes")?,
+            object_store: object_store(env, &recording_path)?,
+            recording_path,
+            rtc: rtc(env, host)?,
+            room_grace: Duration::from_secs(seconds_in(env, "ROOM_GRACE_SECONDS", 10, 5..=30)?),
+            room_empty_timeout: match env.parsed::<u64>("ROOM_EMPTY_TIMEOUT_MINUTES", 0, "a number of minutes (0: never)")? {
+                0 => None,
+                minutes => Some(Duration::from_secs(minutes * 60)),
+            },
+            domain: domain(env, &public_url)?,
+            public_url,
+            public_url_given,
+            signaling_url_given: env.text("SIGNALING_URL").is_some(),
+        })
+    }
+
+    /// Once the listener is bound: URLs not given explicitly follow the real address (which
+    /// matters with `PORT=0`).
+    pub fn bind_urls(&mut self, bound: std::net::SocketAddr) {
+        if !self.public_url_given {
+            self.public_url = derived_url(bound.ip(), bound.port());
+        }
+        if !self.signaling_url_given {
+            self.domain.room.signaling_base_url = self.public_url.replacen("http", "ws", 1);
+        }
+    }
+
+    /// The socket address to listen on.
+    pub fn listen_address(&self) -> String {
+        socket_text(self.host, self.port)
+    }
+}
+
+/// `http://host:port`, with loopback standing in for a wildcard listen address.
+fn derived_url(host: IpAddr, port: u16) -> String {
+    let host = if host.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { host };
+    format!("http://{}", socket_text(host, port))
+}
+
+fn socket_text(host: IpAddr, port: u16) -> String {
+    match host {
+        IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+        IpAddr::V4(v4) => format!("{v4}:{port}"),
+    }
+}
+
+fn check_http_url(variable: &'static str, url: &str) -> Result<String, ConfigError> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(rest) if !rest.is_empty() => Ok(url.trim_end_matches('/').to_string()),
+        _ => Err(ConfigError { variable, problem: format!("is `{url}`, expected an http:// or https:// URL") }),
+    }
+}
+
+fn seconds_in(env: &Env, variable: &'static str, default: u64, range: std::ops::RangeInclusive<u64>) -> Result<u64, ConfigError> {
+    let value: u64 = env.parsed(variable, default, "a number of seconds")?;
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError { variable, problem: format!("is {value}, expected {} to {}", range.start(), range.end()) })
+    }
+}
+
+fn domain(env: &Env, public_url: &str) -> Result<DomainConfig, ConfigError> {
+    let secret = env.required("JWT_SECRET_KEY", "at least 32 characters of random text")?;
+    if secret.len() < 32 {
+        return Err(ConfigError { variable: "JWT_SECRET_KEY", problem: "is shorter than 32 characters".into() });
+    }
+    let algorithm: JwtAlgorithm = match env.text("JWT_ALGORITHM") {
+        None => JwtAlgorithm::Hs256,
+        Some(text) => text.parse().map_err(|problem: String| ConfigError { variable: "JWT_ALGORITHM", problem })?,
+    };
+    let access_minutes: u64 = env.parsed("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", 30, "a number of minutes")?;
+    let refresh_days: u64 = env.parsed("JWT_REFRESH_TOKEN_EXPIRE_DAYS", 7, "a number of days")?;
+    let requests: u32 = env.parsed("RATE_LIMIT_REQUESTS", 100, "a number of requests per window (0: no limit)")?;
+    let window_minutes: u64 = env.parsed("RATE_LIMIT_WINDOW_MINUTES", 15, "a number of minutes")?;
+    let login_failures: u32 = env.parsed("LOGIN_MAX_FAILURES", 5, "a number of failed logins")?;
+    let login_minutes: u64 = env.parsed("LOGIN_WINDOW_MINUTES", 15, "a number of minutes")?;
+    let signaling_base_url = match env.text("SIGNALING_URL") {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => public_url.replacen("http", "ws", 1),
+    };
+    Ok(DomainConfig {
+        jwt: JwtConfig {
+            secret: secret.into_bytes(),
+            algorithm,
+            access_ttl: Duration::from_secs(access_minutes.max(1) * 60),
+            refresh_ttl: Duration::from_secs(refresh_days.max(1) * 86_400),
+            room_ttl: Duration::from_secs(env.parsed("ROOM_TOKEN_TTL_SECONDS", 300, "a number of seconds")?),
+        },
+        login_failures: Window { limit: login_failures.max(1), period: Duration::from_secs(login_minutes.max(1) * 60) },
+        requests_per_user: (requests > 0).then(|| Window { limit: requests, period: Duration::from_secs(window_minutes.max(1) * 60) }),
+        room: RoomConfig { signaling_base_url, capacity: env.parsed("ROOM_CAPACITY", 20, "a number of participants")?, ice: ice(env)? },
+    })
+}
+
+fn ice(env: &Env) -> Result<IceConfig, ConfigError> {
+    let stun_urls = env.list("STUN_SERVER");
+    let turn_urls = env.list("TURN_SERVER");
+    let turn_credentials = match (env.text("TURN_SECRET"), env.text("TURN_USERNAME"), env.text("TURN_PASSWORD")) {
+        (Some(secret), _, _) => {
+            let ttl = env.parsed::<u64>("TURN_CREDENTIAL_TTL_SECONDS", 86_400, "a number of seconds")?;
+            Some(TurnCredentials::Secret { secret, ttl: Duration::from_secs(ttl) })
+        }
+        (None, Some(username), Some(password)) => Some(TurnCredentials::Static { username, password }),
+        (None, Some(_), None) => {
+            return Err(ConfigError { variable: "TURN_PASSWORD", problem: "is not set although TURN_USERNAME is".into() });
+        }
+        (None, None, Some(_)) => {
+            return Err(ConfigError { variable: "TURN_USERNAME", problem: "is not set although TURN_PASSWORD is".into() });
+        }
+        (None, None, None) => None,
+    };
+    if !turn_urls.is_empty() && turn_credentials.is_none() {
+        return Err(ConfigError { variable: "TURN_SECRET", problem: "or TURN_USERNAME/TURN_PASSWORD must be set with TURN_SERVER".into() });
+    }
+    Ok(IceConfig { stun_urls, turn_urls, turn_credentials })
+}
+
+fn object_store(env: &Env, recording_path: &std::path::Path) -> Result<ObjectStoreConfig, ConfigError> {
+    let Some(endpoint) = env.text("S3_ENDPOINT") else {
+        return Ok(ObjectStoreConfig::Local(recording_path.join("objects")));
+    };
+    let endpoint = check_http_url("S3_ENDPOINT", &endpoint)?;
+    let public_endpoint = match env.text("S3_PUBLIC_ENDPOINT") {
+        Some(url) => check_http_url("S3_PUBLIC_ENDPOINT", &url)?,
+        None => endpoint.clone(),
+    };
+    Ok(ObjectStoreConfig::S3(S3Config {
+        endpoint,
+        public_endpoint,
+        region: env.text("S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+        bucket: env.required("S3_BUCKET", "the bucket for recordings")?,
+        access_key: env.required("S3_ACCESS_KEY", "the access key for S3_ENDPOINT")?,
+        secret_key: env.required("S3_SECRET_KEY", "the secret key for S3_ENDPOINT")?,
+    }))
+}
+
+fn rtc(env: &Env, host: IpAddr) -> Result<RtcConfig, ConfigError> {
+    let default_bind = if host.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { host };
+    let bind_ip = env.parsed("RTC_BIND_IP", default_bind, "an IP address")?;
+    let udp_port_min: u16 = env.parsed("RTC_UDP_PORT_MIN", 40000, "a UDP port")?;
+    let udp_port_max: u16 = env.parsed("RTC_UDP_PORT_MAX", 40999, "a UDP port")?;
+    if udp_port_max < udp_port_min {
+        return Err(ConfigError { variable: "RTC_UDP_PORT_MAX", problem: "is below RTC_UDP_PORT_MIN".into() });
+    }
+    let public_ip = match env.text("RTC_PUBLIC_IP") {
+        None => None,
+        Some(text) => Some(
+            text.parse().map_err(|_| ConfigError { variable: "RTC_PUBLIC_IP", problem: format!("is `{text}`, expected an IP address") })?,
+        ),
+    };
+    Ok(RtcConfig { bind_ip, udp_port_min, udp_port_max, public_ip })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut all = vec![("DATABASE_URL", "postgres://127.0.0.1/mit"), ("JWT_SECRET_KEY", SECRET)];
+        all.extend_from_slice(pairs);
+        Config::from_env(&Env::from_pairs(all))
+    }
+
+    #[test]
+    fn dev_defaults_need_only_the_database_and_a_secret() {
+        let config = config(&[]).expect("config");
+        assert_eq!(config.listen_address(), "127.0.0.1:8000");
+        assert_eq!(config.public_url, "http://127.0.0.1:8000");
+        assert_eq!(config.domain.room.signaling_base_url, "ws://127.0.0.1:8000");
+        assert!(matches!(config.object_store, ObjectStoreConfig::Local(_)));
+        assert!(config.redis_url.is_none());
+    }
+
+    #[test]
+    fn a_missing_variable_is_named() {
+        let error = Config::from_env(&Env::from_pairs([("JWT_SECRET_KEY", SECRET)])).expect_err("must fail");
+        assert_eq!(error.variable, "DATABASE_URL");
+        assert!(error.to_string().starts_with("configuration error: DATABASE_URL is not set"));
+    }
+
+    #[test]
+    fn a_malformed_variable_is_named() {
+        assert_eq!(config(&[("PORT", "eighty")]).expect_err("must fail").variable, "PORT");
+        assert_eq!(config(&[("JWT_ALGORITHM", "none")]).expect_err("must fail").variable, "JWT_ALGORITHM");
+        assert_eq!(config(&[("JWT_SECRET_KEY", "short")]).expect_err("must fail").variable, "JWT_SECRET_KEY");
+        assert_eq!(config(&[("S3_ENDPOINT", "http://127.0.0.1:9000")]).expect_err("must fail").variable, "S3_BUCKET");
+        assert_eq!(config(&[("TURN_SERVER", "turn:turn.example.com")]).expect_err("must fail").variable, "TURN_SECRET");
+    }
+
+    #[test]
+    fn a_wildcard_host_binds_media_to_loopback_by_default() {
+        let config = config(&[("HOST", "0.0.0.0")]).expect("config");
+        assert_eq!(config.rtc.bind_ip, IpAddr::from([127, 0, 0, 1]));
+    }
+}

@@ -1,0 +1,41 @@
+//! The HTTP application: the generated API, its spec and docs UIs, metrics, and the middleware
+//! every response goes through.
+
+mod headers;
+mod metrics_layer;
+
+use std::sync::Arc;
+
+use mit_api::server::runtime::{BodyLimit, contract_errors};
+use mit_domain::Mit;
+use poem::middleware::Cors;
+use poem::{Endpoint, EndpointExt, Route, get, handler};
+
+use crate::config::Config;
+use crate::telemetry;
+
+/// Every route of the server, wrapped in its middleware.
+pub fn app(domain: Arc<Mit>, config: &Config) -> impl Endpoint + 'static {
+    let api = mit_api::server::openapi_service(domain);
+    let spec = api.spec_endpoint();
+    let swagger = api.swagger_ui();
+    let redoc = api.redoc();
+    let routes =
+        Route::new().nest("/", api).at("/openapi.json", spec).nest("/docs", swagger).nest("/redoc", redoc).at("/metrics", get(metrics));
+    routes
+        .data(BodyLimit(config.max_body_bytes))
+        .around(metrics_layer::record)
+        .around(headers::security_headers)
+        .with(cors(&config.cors_origins))
+        .around(contract_errors)
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let cors = Cors::new().allow_credentials(false).expose_header("retry-after").max_age(600);
+    origins.iter().fold(cors, |cors, origin| cors.allow_origin(origin.as_str()))
+}
+
+#[handler]
+fn metrics() -> String {
+    telemetry::metrics().render()
+}

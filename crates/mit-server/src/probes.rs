@@ -1,0 +1,38 @@
+//! Readiness probes of the backing services.
+
+use async_trait::async_trait;
+use diesel_async::RunQueryDsl;
+use mit_domain::ports::DependencyProbe;
+use redis::aio::ConnectionManager;
+
+use crate::storage::PgStore;
+
+/// PostgreSQL answers `SELECT 1`.
+pub struct DatabaseProbe(pub PgStore);
+
+#[async_trait]
+impl DependencyProbe for DatabaseProbe {
+    fn name(&self) -> &'static str {
+        "database"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        let mut conn = self.0.connection().await.map_err(|e| e.to_string())?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+/// Redis answers `PING`.
+pub struct RedisProbe(pub ConnectionManager);
+
+#[async_trait]
+impl DependencyProbe for RedisProbe {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        let mut redis = self.0.clone();
+        redis::cmd("PING").query_async::<String>(&mut redis).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+}

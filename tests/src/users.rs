@@ -1,0 +1,48 @@
+//! Signed-up users for tests.
+
+use mit_client::{Client, types};
+
+use crate::TestApp;
+
+/// A registered user and a client signed in as them.
+pub struct TestUser {
+    /// Their id.
+    pub id: uuid::Uuid,
+    /// Their (unique) email.
+    pub email: String,
+    /// Their password.
+    pub password: String,
+    /// Display name.
+    pub name: String,
+    /// The access token of their first session.
+    pub access_token: String,
+    /// The refresh token of their first session.
+    pub refresh_token: String,
+    /// A client sending the access token.
+    pub client: Client,
+}
+
+impl TestUser {
+    /// Registers `name` with a unique email and a fixed password.
+    pub async fn register(app: &TestApp, name: &str) -> Self {
+        let email = format!("{}-{}@example.com", name.to_lowercase().replace(' ', "."), uuid::Uuid::new_v4().simple());
+        let password = "correct horse battery staple".to_string();
+        let response = app
+            .client()
+            .register_user()
+            .body(types::RegisterRequest::builder().email(email.as_str()).name(name).password(password.as_str()))
+            .send()
+            .await
+            .expect("registration succeeds")
+            .into_inner();
+        Self {
+            id: response.user.id,
+            email,
+            password,
+            name: name.to_string(),
+            client: app.client_with_token(&response.tokens.access_token),
+            access_token: response.tokens.access_token,
+            refresh_token: response.tokens.refresh_token,
+        }
+    }
+}

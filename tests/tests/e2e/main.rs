@@ -1,0 +1,43 @@
+//! End-to-end tests: the generated client and raw HTTP against the real server and PostgreSQL.
+
+mod auth;
+mod contract_drift;
+mod errors;
+mod health;
+mod not_implemented;
+mod tokens;
+mod users;
+
+use mit_client::Error;
+use mit_client::types::ErrorResponse;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// Asserts a generated-client call failed with `status` and machine code `code`.
+#[track_caller]
+fn expect_error<T: std::fmt::Debug>(result: Result<T, Error<ErrorResponse>>, status: u16, code: &str) -> ErrorResponse {
+    match result {
+        Err(Error::ErrorResponse(response)) => {
+            assert_eq!(response.status().as_u16(), status, "status (body: {:?})", response.as_ref());
+            assert_eq!(response.error, code, "error code (message: {})", response.message);
+            response.into_inner()
+        }
+        other => panic!("expected {status} `{code}`, got {other:?}"),
+    }
+}
+
+/// Asserts a raw response has `status` and the contract's error shape with `code`; returns the body.
+async fn expect_raw_error(response: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status(), StatusCode::from_u16(status).expect("status"), "status");
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert!(content_type.starts_with("application/json"), "content type {content_type}");
+    let body: Value = response.json().await.expect("a JSON error body");
+    assert_eq!(body["error"], code, "error code in {body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "message in {body}");
+    body
+}
+
+/// A plain HTTP client for requests the typed client refuses to make.
+fn http() -> reqwest::Client {
+    reqwest::Client::new()
+}

@@ -1,0 +1,107 @@
+//! Installs what the project needs on a fresh Debian machine: Debian packages (as root, with
+//! apt-get), Python tools in a virtualenv, and cargo-installed servers, all cached under
+//! `target/mit-tools` so later runs reuse them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Result, bail};
+
+use crate::process::{is_executable, is_root, on_path, output, run};
+use crate::workspace_root;
+
+/// A Debian package and a file that proves it is installed.
+pub struct Package {
+    /// The package name.
+    pub name: &'static str,
+    /// A path or a command name (looked up on PATH) it provides.
+    pub provides: &'static str,
+}
+
+/// PostgreSQL server binaries.
+pub const POSTGRESQL: Package = Package { name: "postgresql", provides: "/usr/lib/postgresql" };
+/// Redis.
+pub const REDIS: Package = Package { name: "redis-server", provides: "redis-server" };
+
+/// Where cached tools live.
+pub fn tools_dir() -> PathBuf {
+    workspace_root().join("target").join("mit-tools")
+}
+
+/// Installs every package of `packages` that is missing (one apt-get run).
+pub fn ensure_packages(packages: &[Package]) -> Result<()> {
+    let missing: Vec<&str> = packages.iter().filter(|p| !provided(p.provides)).map(|p| p.name).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() {
+        bail!("missing Debian packages: {}; install them with `sudo apt-get install {}`", missing.join(", "), missing.join(" "));
+    }
+    eprintln!("installing Debian packages: {}", missing.join(" "));
+    run(Command::new("apt-get").args(["update", "-qq"]))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    Ok(())
+}
+
+fn provided(what: &str) -> bool {
+    if what.starts_with('/') { Path::new(what).exists() } else { on_path(what) }
+}
+
+/// A Python virtualenv under the tools dir with `requirement` installed; returns its bin dir.
+pub fn python_tool(name: &str, requirement: &str) -> Result<PathBuf> {
+    let venv = tools_dir().join(format!("venv-{name}"));
+    let bin = venv.join("bin");
+    let marker = venv.join(".installed");
+    if std::fs::read_to_string(&marker).is_ok_and(|m| m == requirement) && is_executable(&bin.join(name)) {
+        return Ok(bin);
+    }
+    eprintln!("installing {requirement} into {}", venv.display());
+    run(Command::new("python3").args(["-m", "venv", "--clear"]).arg(&venv))?;
+    run(Command::new(bin.join("pip")).args(["install", "-q", "--disable-pip-version-check", requirement]))?;
+    std::fs::write(&marker, requirement)?;
+    Ok(bin)
+}
+
+/// A crates.io binary installed with `cargo install` into the tools dir; returns its path.
+pub fn cargo_tool(krate: &str, version: &str, binary: &str, features: &[&str]) -> Result<PathBuf> {
+    let root = tools_dir().join(format!("{krate}-{version}"));
+    let path = root.join("bin").join(binary);
+    if is_executable(&path) {
+        return Ok(path);
+    }
+    eprintln!("installing {krate}@{version} (cargo install, once)");
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command
+        .args(["install", "--locked", "--quiet", &format!("{krate}@{version}"), "--root"])
+        .arg(&root)
+        .arg("--target-dir")
+        .arg(tools_dir().join("cargo-target"));
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
+    }
+    run(&mut command)?;
+    Ok(path)
+}
+
+/// The directory holding PostgreSQL's server binaries (`initdb`, `pg_ctl`, `postgres`).
+pub fn postgres_bin_dir() -> Result<PathBuf> {
+    let root = Path::new("/usr/lib/postgresql");
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir(root)?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| Some((e.file_name().to_str()?.parse::<u32>().ok()?, e.path().join("bin"))))
+        .filter(|(_, bin)| is_executable(&bin.join("initdb")))
+        .collect();
+    versions.sort();
+    match versions.pop() {
+        Some((_, bin)) => Ok(bin),
+        None => bail!("no PostgreSQL server under /usr/lib/postgresql (install the `postgresql` package)"),
+    }
+}
+
+/// The version line of a command, for reports.
+pub fn version_of(command: &str, arg: &str) -> String {
+    output(Command::new(command).arg(arg)).map(|v| v.lines().next().unwrap_or_default().to_string()).unwrap_or_else(|_| "not found".into())
+}
