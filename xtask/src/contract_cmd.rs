@@ -53,9 +53,11 @@ pub fn run_contract(command: ContractCommand) -> Result<()> {
         ContractCommand::Check { dir, base, allow_breaking } => {
             let dir = contract_dir(dir);
             lint(&dir)?;
+            // One build of everything (the client included) with the same features the test
+            // suite uses, so CI compiles each crate once.
+            run(cargo().args(["build", "--quiet", "--workspace", "--all-targets"]))?;
+            println!("workspace builds, client included");
             drift(&dir)?;
-            run(cargo().args(["check", "--quiet", "--package", "mit-client"]))?;
-            println!("client builds");
             breaking(&dir, base, allow_breaking)
         }
     }
@@ -99,7 +101,7 @@ fn lint(dir: &Path) -> Result<()> {
 
 /// The spec the server binary serves must mean what the contract says.
 fn drift(dir: &Path) -> Result<()> {
-    let served = output(cargo().args(["run", "--quiet", "--package", "mit-server", "--bin", "mit", "--", "openapi"]))?;
+    let served = output(Command::new(workspace_root().join("target").join("debug").join("mit")).arg("openapi"))?;
     let differences = contract::drift(&dir.join("openapi.yaml"), &served)?;
     if differences.is_empty() {
         println!("served spec matches the contract");

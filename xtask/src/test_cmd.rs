@@ -41,7 +41,7 @@ pub fn run_tests(options: TestOptions) -> Result<()> {
     let env = [("MIT_TEST_POSTGRES_URL", postgres.url("postgres")), ("MIT_TEST_REDIS_URL", redis.url())];
     timings.step("test suite", || run(test_runner(&options.runner_args).envs(env.iter().map(|(k, v)| (k, v)))))?;
     if !options.skip_schemathesis {
-        timings.step("schemathesis", || schemathesis::run(&postgres))?;
+        timings.step("schemathesis", || schemathesis::run_schemathesis(&postgres))?;
     }
     drop(redis);
     drop(postgres);

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
-use crate::process::{is_executable, is_root, on_path, output, run};
+use crate::process::{is_executable, is_root, on_path, run};
 use crate::workspace_root;
 
 /// A Debian package and a file that proves it is installed.
@@ -65,27 +65,6 @@ pub fn python_tool(name: &str, requirement: &str) -> Result<PathBuf> {
     Ok(bin)
 }
 
-/// A crates.io binary installed with `cargo install` into the tools dir; returns its path.
-pub fn cargo_tool(krate: &str, version: &str, binary: &str, features: &[&str]) -> Result<PathBuf> {
-    let root = tools_dir().join(format!("{krate}-{version}"));
-    let path = root.join("bin").join(binary);
-    if is_executable(&path) {
-        return Ok(path);
-    }
-    eprintln!("installing {krate}@{version} (cargo install, once)");
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    command
-        .args(["install", "--locked", "--quiet", &format!("{krate}@{version}"), "--root"])
-        .arg(&root)
-        .arg("--target-dir")
-        .arg(tools_dir().join("cargo-target"));
-    if !features.is_empty() {
-        command.args(["--features", &features.join(",")]);
-    }
-    run(&mut command)?;
-    Ok(path)
-}
-
 /// The directory holding PostgreSQL's server binaries (`initdb`, `pg_ctl`, `postgres`).
 pub fn postgres_bin_dir() -> Result<PathBuf> {
     let root = Path::new("/usr/lib/postgresql");
@@ -99,9 +78,4 @@ pub fn postgres_bin_dir() -> Result<PathBuf> {
         Some((_, bin)) => Ok(bin),
         None => bail!("no PostgreSQL server under /usr/lib/postgresql (install the `postgresql` package)"),
     }
-}
-
-/// The version line of a command, for reports.
-pub fn version_of(command: &str, arg: &str) -> String {
-    output(Command::new(command).arg(arg)).map(|v| v.lines().next().unwrap_or_default().to_string()).unwrap_or_else(|_| "not found".into())
 }

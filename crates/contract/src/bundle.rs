@@ -139,10 +139,10 @@ impl Bundler {
             },
         };
         let key = (target_file.clone(), pointer.clone());
-        if let Some(local) = self.registry.get(&key) {
-            if local.as_str() != format!("#{at}") {
-                return Ok(Value::Object(Map::from_iter([("$ref".to_string(), Value::String(local.clone()))])));
-            }
+        if let Some(local) = self.registry.get(&key)
+            && local.as_str() != format!("#{at}")
+        {
+            return Ok(Value::Object(Map::from_iter([("$ref".to_string(), Value::String(local.clone()))])));
         }
         if self.inlining.contains(&key) {
             let (file, at, reference) = error_context();

@@ -161,10 +161,11 @@ impl Config {
             return Err(ConfigError { variable: "DATABASE_URL", problem: "must start with postgres:// or postgresql://".into() });
         }
         let redis_url = env.text("REDIS_URL");
-        if let Some(url) = &redis_url {
-            if !url.starts_with("redis://") && !url.starts_with("rediss://") {
-                return Err(ConfigError { variable: "REDIS_URL", problem: "must start with redis:// or rediss://".into() });
-            }
+        if let Some(url) = &redis_url
+            && !url.starts_with("redis://")
+            && !url.starts_with("rediss://")
+        {
+            return Err(ConfigError { variable: "REDIS_URL", problem: "must start with redis:// or rediss://".into() });
         }
         let recording_path: PathBuf = PathBuf::from(env.text("RECORDING_PATH").unwrap_or_else(|| "./recordings".into()));
         Ok(Self {

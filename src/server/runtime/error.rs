@@ -175,11 +175,11 @@ impl ApiError {
             return Self::payload_too_large(e.limit);
         }
         if let Some(e) = error.downcast_ref::<ParseParamError>() {
-            return Self::validation(&e.name, format!("parameter `{}`: {}", e.name, e.reason));
+            return Self::validation(e.name, format!("parameter `{}`: {}", e.name, e.reason));
         }
         if let Some(e) = error.downcast_ref::<ParsePathError>() {
             let position = e.name.strip_prefix("param").and_then(|n| n.parse::<usize>().ok());
-            let name = position.and_then(|i| path_params.get(i).copied()).unwrap_or(&e.name);
+            let name = position.and_then(|i| path_params.get(i).copied()).unwrap_or(e.name);
             return Self::validation(name, format!("path parameter `{name}`: {}", e.reason));
         }
         if error.is::<ContentTypeError>() {

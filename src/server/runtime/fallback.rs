@@ -23,9 +23,13 @@ pub async fn contract_errors<E: Endpoint>(next: Arc<E>, request: Request) -> poe
     }
 }
 
-/// The methods the contract declares for `path`, comma-separated.
+/// The methods the contract declares for `path`, comma-separated. Like the router, a template
+/// with more literal segments wins (`/users/me` over `/users/{user_id}`).
 pub fn allowed_methods(path: &str) -> String {
-    let mut methods: Vec<&str> = crate::server::OPERATIONS.iter().filter(|op| op.matches_path(path)).map(|op| op.method).collect();
+    let matching: Vec<_> = crate::server::OPERATIONS.iter().filter(|op| op.matches_path(path)).collect();
+    let literals = |template: &str| template.split('/').filter(|s| !s.starts_with('{')).count();
+    let best = matching.iter().map(|op| literals(op.path)).max().unwrap_or(0);
+    let mut methods: Vec<&str> = matching.iter().filter(|op| literals(op.path) == best).map(|op| op.method).collect();
     methods.sort_unstable();
     methods.dedup();
     methods.join(", ")

@@ -60,6 +60,10 @@ async fn unknown_routes_are_404_and_wrong_methods_405_with_allow() {
     let templated = http().put(app.url(&format!("/api/v1/users/{}", uuid::Uuid::new_v4()))).send().await.expect("request");
     assert_eq!(templated.headers().get(ALLOW).and_then(|v| v.to_str().ok()), Some("GET"));
     expect_raw_error(templated, 405, "method_not_allowed").await;
+    // A literal route shadows the template beside it, as in the router.
+    let literal = http().get(app.url("/api/v1/users/me")).send().await.expect("request");
+    assert_eq!(literal.headers().get(ALLOW).and_then(|v| v.to_str().ok()), Some("PATCH"));
+    expect_raw_error(literal, 405, "method_not_allowed").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

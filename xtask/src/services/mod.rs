@@ -8,7 +8,7 @@ pub use postgres::Postgres;
 pub use redis::Redis;
 
 /// Polls `ready` every 100 ms for at most `seconds`.
-fn wait_until(what: &str, seconds: u64, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
+pub fn wait_until(what: &str, seconds: u64, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
     while std::time::Instant::now() < deadline {
         if ready() {

@@ -26,10 +26,10 @@ impl Authenticator for Mit {
             Some(owner) if owner == user_id => {}
             _ => return Err(DomainError::Unauthenticated("the session has ended; sign in again".into()).into()),
         }
-        if let Some(window) = self.config.requests_per_user {
-            if let Some(wait) = self.limited(&format!("requests:{user_id}"), |l, k| l.hit(k, window)).await {
-                return Err(DomainError::RateLimited(wait).into());
-            }
+        if let Some(window) = self.config.requests_per_user
+            && let Some(wait) = self.limited(&format!("requests:{user_id}"), |l, k| l.hit(k, window)).await
+        {
+            return Err(DomainError::RateLimited(wait).into());
         }
         Ok(Caller { user_id, session_id })
     }
