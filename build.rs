@@ -27,8 +27,10 @@ fn generate() -> Result<(), String> {
     if !violations.is_empty() {
         return Err(violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
     }
+    let contract_json = serde_json::to_string(&bundle.doc).map_err(|e| e.to_string())?;
     let spec: openapiv3::OpenAPI = serde_json::from_value(bundle.doc).map_err(|e| format!("not an OpenAPI 3.0 document: {e}"))?;
     if std::env::var_os("CARGO_FEATURE_SERVER").is_some() {
+        std::fs::write(Path::new(&out_dir).join("openapi.json"), contract_json).map_err(|e| e.to_string())?;
         let code = mit_codegen::generate_server(&spec).map_err(|e| e.to_string())?;
         std::fs::write(Path::new(&out_dir).join("server.rs"), code).map_err(|e| e.to_string())?;
     }

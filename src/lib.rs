@@ -20,6 +20,10 @@ pub mod server {
     }
 
     pub use generated::*;
+
+    /// The bundled contract (`api-contract/`, links and examples included) as compact JSON:
+    /// what the server serves at `/openapi.json`.
+    pub const CONTRACT_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 }
 
 #[cfg(feature = "client")]

@@ -50,7 +50,8 @@ pub fn run_schemathesis(postgres: &Postgres) -> Result<()> {
         .arg(format!("{}/openapi.json", server.base_url))
         .args(["--url", &server.base_url])
         .args(["--checks", "all", "--workers", "1", "--max-examples", "40", "--seed", "20261125"])
-        .args(["--generation-database", "none", "--no-color"])
+        // U+0000 is refused by design (CONVENTIONS.md); generating it would only exercise that.
+        .args(["--generation-database", "none", "--generation-allow-x00", "false", "--no-color"])
         .args(["--exclude-operation-id-regex", &not_implemented_regex()?])
         .args(["--report", "junit", "--report-dir"])
         .arg(&report)

@@ -111,11 +111,55 @@ impl<'a> Linter<'a> {
                 }
             }
         }
+        self.links();
         for (name, schema) in self.doc.pointer("/components/schemas").and_then(Value::as_object).into_iter().flatten() {
             let usage = if request_schemas.contains(name) { Use::Request } else { Use::Response };
             let at = format!("/components/schemas/{}", escape_pointer_token(name));
             self.keywords(&at, schema);
             self.component_schema(&at, schema, usage);
+        }
+    }
+
+    /// Every response link names an existing operation and only parameters it has.
+    fn links(&mut self) {
+        let mut parameters: std::collections::HashMap<String, BTreeSet<String>> = std::collections::HashMap::new();
+        let mut found = Vec::new();
+        for (path, item) in self.doc.get("paths").and_then(Value::as_object).into_iter().flatten() {
+            let shared = item.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
+            for method in METHODS {
+                let Some(op) = item.get(method) else { continue };
+                let own = op.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
+                let names = shared
+                    .iter()
+                    .chain(&own)
+                    .filter_map(|p| self.deref(p).get("name").and_then(Value::as_str).map(str::to_string))
+                    .collect();
+                if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+                    parameters.insert(id.to_string(), names);
+                }
+                for (status, response) in op.get("responses").and_then(Value::as_object).into_iter().flatten() {
+                    for (name, link) in response.get("links").and_then(Value::as_object).into_iter().flatten() {
+                        let at = format!(
+                            "/paths/{}/{method}/responses/{status}/links/{}",
+                            escape_pointer_token(path),
+                            escape_pointer_token(name)
+                        );
+                        found.push((at, link.clone()));
+                    }
+                }
+            }
+        }
+        for (at, link) in found {
+            let target = link.get("operationId").and_then(Value::as_str).unwrap_or_default();
+            let Some(known) = parameters.get(target) else {
+                self.report(&at, format!("link to unknown operation `{target}`"));
+                continue;
+            };
+            for name in link.get("parameters").and_then(Value::as_object).into_iter().flatten().map(|(k, _)| k) {
+                if !known.contains(name) {
+                    self.report(&at, format!("`{target}` has no parameter `{name}`"));
+                }
+            }
         }
     }
 

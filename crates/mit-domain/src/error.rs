@@ -23,6 +23,16 @@ pub enum DomainError {
     /// The resource does not exist or is invisible to the caller.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A request field refers to something that does not exist or is invisible to the caller.
+    #[error("unknown {field}: {message}")]
+    Unknown {
+        /// The field holding the reference.
+        field: &'static str,
+        /// Human text.
+        message: String,
+        /// More machine-readable context.
+        details: Vec<(&'static str, Value)>,
+    },
     /// The request conflicts with the current state.
     #[error("{code}: {message}")]
     Conflict {
@@ -42,6 +52,16 @@ pub enum DomainError {
         message: String,
         /// More machine-readable context.
         details: Vec<(&'static str, Value)>,
+    },
+    /// A request value is larger than a rule allows (the schema counts characters, the rule bytes).
+    #[error("{field} too large: {message}")]
+    TooLarge {
+        /// The field.
+        field: &'static str,
+        /// Human text.
+        message: String,
+        /// The limit in bytes.
+        limit: usize,
     },
     /// A rate limit was hit; retry after this many seconds.
     #[error("rate limited for {0} s")]
@@ -69,6 +89,11 @@ impl DomainError {
         }
     }
 
+    /// A reference in `field` to nothing the caller can see.
+    pub fn unknown(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Unknown { field, message: message.into(), details: Vec::new() }
+    }
+
     /// An invalid field without details.
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Self::Invalid { field, message: message.into(), details: Vec::new() }
@@ -93,11 +118,17 @@ impl From<DomainError> for ApiError {
             DomainError::Forbidden(message) => ApiError::forbidden(message),
             DomainError::WrongPassword => ApiError::new(403, "wrong_password", "the password is wrong"),
             DomainError::NotFound(what) => ApiError::not_found(what),
+            DomainError::Unknown { field, message, details } => details
+                .into_iter()
+                .fold(ApiError::new(404, "not_found", message).with_detail("field", field), |e, (k, v)| e.with_detail(k, v)),
             DomainError::Conflict { code, message, details } => {
                 details.into_iter().fold(ApiError::conflict(code, message), |e, (k, v)| e.with_detail(k, v))
             }
             DomainError::Invalid { field, message, details } => {
                 details.into_iter().fold(ApiError::validation(field, message), |e, (k, v)| e.with_detail(k, v))
+            }
+            DomainError::TooLarge { field, message, limit } => {
+                ApiError::new(413, "payload_too_large", message).with_detail("field", field).with_detail("limit_bytes", limit)
             }
             DomainError::RateLimited(seconds) => ApiError::rate_limited(seconds),
             DomainError::Unavailable(message) => {

@@ -9,6 +9,7 @@ use crate::auth::clean_name;
 use crate::error::{ApiResult, DomainError};
 use crate::paging::PageRequest;
 use crate::ports::accounts::{ProfileChange, UserRecord};
+use crate::ports::people::UserRef;
 use crate::{Caller, Mit};
 
 impl UsersApi for Mit {
@@ -76,6 +77,11 @@ pub(crate) fn user_model(record: UserRecord) -> User {
 /// Another user as the contract shows them.
 pub(crate) fn summary_model(record: UserRecord) -> UserSummary {
     UserSummary { id: record.id, name: record.name, avatar_url: record.avatar_url.as_deref().and_then(stored_uri) }
+}
+
+/// A user referenced from another record, as the contract shows them.
+pub(crate) fn user_ref_model(user: UserRef) -> UserSummary {
+    UserSummary { id: user.id, name: user.name, avatar_url: user.avatar_url.as_deref().and_then(stored_uri) }
 }
 
 /// Stored URIs were validated on the way in; one that no longer parses is left out.

@@ -21,15 +21,20 @@ enum Command {
     Serve,
     /// Apply pending database migrations (`DATABASE_URL`) and exit.
     Migrate,
-    /// Print the OpenAPI document the server serves, without a database.
-    Openapi,
+    /// Print the OpenAPI document the server serves (the contract), without a database.
+    Openapi {
+        /// Print instead the document derived from the generated routes (for drift checks).
+        #[arg(long)]
+        routes: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Openapi = cli.command {
+    if let Command::Openapi { routes } = cli.command {
+        let document = if routes { mit_server::routes_openapi_json() } else { mit_server::served_openapi_json().to_string() };
         // A closed pipe (`mit openapi | head`) is not an error worth a panic.
-        let _ = writeln!(std::io::stdout(), "{}", mit_server::openapi_json());
+        let _ = writeln!(std::io::stdout(), "{document}");
         return ExitCode::SUCCESS;
     }
     let dotenv = dotenvy::dotenv();
@@ -54,7 +59,7 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Command::Migrate => run(async move { report_migrations(mit_server::migrate(&config.database_url).await?) }),
-        Command::Openapi => ExitCode::SUCCESS,
+        Command::Openapi { .. } => ExitCode::SUCCESS,
     }
 }
 

@@ -7,6 +7,7 @@ mod context;
 mod error;
 mod fallback;
 pub mod strict;
+mod text;
 mod uri;
 
 pub use auth::Authenticator;
@@ -15,7 +16,8 @@ pub use context::RequestContext;
 pub use error::ApiError;
 pub use fallback::{allowed_methods, contract_errors};
 pub use strict::StrictJson;
-pub use uri::Uri;
+pub use text::Text;
+pub use uri::{URI_PATTERN, Uri};
 
 /// The JSON payload wrapper the generated responses use, re-exported so implementations of the
 /// handler traits need not depend on poem-openapi themselves.

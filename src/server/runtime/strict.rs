@@ -47,8 +47,10 @@ fn parse_field<T: StrictJson>(field: &str, value: Value) -> ParseResult<T> {
     T::parse_strict(value).map_err(|e| ParseError::custom(format!("field `{field}`: {}", e.message())))
 }
 
+/// A JSON string without U+0000, which PostgreSQL text cannot hold (CONVENTIONS.md).
 fn string(value: Value) -> Result<String, String> {
     match value {
+        Value::String(s) if s.contains('\0') => Err("must not contain NUL (U+0000) characters".into()),
         Value::String(s) => Ok(s),
         other => Err(format!("expected a string, found {other}")),
     }

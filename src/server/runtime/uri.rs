@@ -1,8 +1,10 @@
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::LazyLock;
 
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::types::{ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type};
+use regex::Regex;
 use serde_json::Value;
 
 use super::StrictJson;
@@ -11,16 +13,16 @@ use super::StrictJson;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Uri(String);
 
+/// RFC 3986 for `http(s)://host[:port][/path][?query][#fragment]`, no user info; the contract
+/// states the same pattern wherever a client sends a URI.
+pub const URI_PATTERN: &str = r"^https?://(?:[-A-Za-z0-9._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+(?::[0-9]{1,5})?(?:/(?:[-A-Za-z0-9._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*)*(?:\?(?:[-A-Za-z0-9._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*)?(?:#(?:[-A-Za-z0-9._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*)?$";
+
+static URI: LazyLock<Regex> = LazyLock::new(|| Regex::new(URI_PATTERN).expect("URI_PATTERN is a valid regex"));
+
 impl Uri {
-    /// Checks that `text` is an absolute http(s) URI without spaces or control characters.
+    /// Checks that `text` is an absolute http(s) URI as [`URI_PATTERN`] describes.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let rest = text.strip_prefix("https://").or_else(|| text.strip_prefix("http://"));
-        let host = rest.and_then(|r| r.split(['/', '?', '#']).next()).unwrap_or_default();
-        let clean = text.chars().all(|c| c.is_ascii_graphic());
-        if rest.is_none() || host.is_empty() || !clean {
-            return Err(format!("`{text}` is not an absolute http(s) URI"));
-        }
-        Ok(Self(text.to_string()))
+        if URI.is_match(text) { Ok(Self(text.to_string())) } else { Err(format!("`{text}` is not an absolute http(s) URI")) }
     }
 
     /// The URI text.
@@ -79,3 +81,28 @@ impl ToJSON for Uri {
 }
 
 impl StrictJson for Uri {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_urls_parse_and_everything_else_does_not() {
+        for good in ["https://example.com", "http://a.b:8080/x/y?q=1&r=%20#frag", "https://example.com/ada.png", "https://x/a:b@c"] {
+            assert!(Uri::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "https://aK<e",
+            "javascript:alert(1)",
+            "ftp://x",
+            "https://",
+            "https:///x",
+            "https://a b",
+            "https://a%zz",
+            "https://u@host",
+            "//x",
+        ] {
+            assert!(Uri::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

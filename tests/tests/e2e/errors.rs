@@ -32,6 +32,7 @@ async fn schema_violations_are_422_naming_the_field() {
         (json!({"email": "a@example.com", "password": "short", "name": "Ada"}), "password"),
         (json!({"email": "a@example.com", "password": 12345678, "name": "Ada"}), "password"),
         (json!({"email": "a@example.com", "password": "long enough", "name": "   "}), "name"),
+        (json!({"email": "a@example.com", "password": "long enough", "name": "Ada\u{0}"}), "name"),
     ];
     for (body, field) in cases {
         let response = register_raw(&app, &body.to_string(), "application/json").await;
@@ -77,6 +78,8 @@ async fn malformed_parameters_are_422_naming_them() {
         ("/api/v1/users?q=ada&page=two".to_string(), "page"),
         ("/api/v1/users".to_string(), "q"),
         ("/api/v1/users/lookup?email=nope".to_string(), "email"),
+        ("/api/v1/users?q=%00".to_string(), "q"),
+        ("/api/v1/users?q=%20%20".to_string(), "q"),
     ];
     for (path, field) in cases {
         let response = http().get(app.url(&path)).bearer_auth(&ada.access_token).send().await.expect("request");

@@ -23,11 +23,14 @@ async fn readiness_checks_redis_when_configured() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_served_spec_is_the_one_mit_openapi_prints() {
+async fn the_served_spec_is_the_committed_contract_bundle() {
     let app = TestApp::spawn().await;
-    let served: serde_json::Value = http().get(app.url("/openapi.json")).send().await.expect("spec").json().await.expect("json");
-    let printed: serde_json::Value = serde_json::from_str(&mit_server::openapi_json()).expect("json");
-    assert_eq!(served, printed);
+    let response = http().get(app.url("/openapi.json")).send().await.expect("spec");
+    assert!(response.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("application/json")));
+    let served: serde_json::Value = response.json().await.expect("json");
+    let bundle = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../api-contract/openapi.bundled.json")).expect("bundle");
+    assert_eq!(served, serde_json::from_str::<serde_json::Value>(&bundle).expect("json"));
+    assert!(served.pointer("/paths/~1api~1v1~1meetings/post/responses/201/links/getMeeting").is_some(), "links are served");
 }
 
 #[tokio::test(flavor = "multi_thread")]

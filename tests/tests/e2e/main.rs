@@ -1,10 +1,15 @@
 //! End-to-end tests: the generated client and raw HTTP against the real server and PostgreSQL.
 
 mod auth;
+mod chat;
 mod contract_drift;
 mod errors;
 mod health;
+mod meetings;
 mod not_implemented;
+mod notes;
+mod participants;
+mod teams;
 mod tokens;
 mod users;
 

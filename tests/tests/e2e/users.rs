@@ -46,6 +46,8 @@ async fn a_bad_profile_change_is_422() {
     for (body, field) in [
         (json!({"avatar_url": "javascript:alert(1)"}), "avatar_url"),
         (json!({"avatar_url": "not a url"}), "avatar_url"),
+        (json!({"avatar_url": "https://aK<e"}), "avatar_url"),
+        (json!({"avatar_url": "https://user@example.com/a.png"}), "avatar_url"),
         (json!({"name": ""}), "name"),
         (json!({"name": "  "}), "name"),
         (json!({"name": null}), "name"),

@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::types::{doc, ident, rust_type};
-use crate::ir::{Api, Operation, Param, ParamLocation, ResponseContent, ResponseDef, Ty};
+use crate::ir::{Api, Operation, Param, ParamLocation, ResponseContent, ResponseDef, StrFormat, Ty};
 
 /// The `ops` module.
 pub fn emit(api: &Api) -> TokenStream {
@@ -45,9 +45,12 @@ pub fn variant_name(status: u16) -> proc_macro2::Ident {
     ident(name)
 }
 
-/// The Rust type a parameter has in the `Request` struct.
+/// The Rust type a parameter has in the `Request` struct; free text is `runtime::Text`.
 pub fn param_type(param: &Param) -> TokenStream {
-    let inner = rust_type(&param.ty, false);
+    let inner = match &param.ty {
+        Ty::String(StrFormat::Plain) => quote!(crate::server::runtime::Text),
+        other => rust_type(other, false),
+    };
     if param.required || param.default.is_some() { inner } else { quote!(::std::option::Option<#inner>) }
 }
 
@@ -197,7 +200,7 @@ fn default_fn(param: &Param) -> Option<TokenStream> {
             quote!(#n)
         }
         (Ty::Boolean, serde_json::Value::Bool(b)) => quote!(#b),
-        (Ty::String(_), serde_json::Value::String(s)) => quote!(::std::string::ToString::to_string(#s)),
+        (Ty::String(_), serde_json::Value::String(s)) => quote!(::std::convert::From::from(#s)),
         (Ty::Named(_), serde_json::Value::String(s)) => {
             let variant = ident(&s.to_upper_camel_case());
             quote!(#ty::#variant)

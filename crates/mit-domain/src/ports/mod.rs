@@ -2,14 +2,25 @@
 //! them on PostgreSQL, Redis, object storage and the SFU; unit tests use in-memory versions.
 
 pub mod accounts;
+pub mod chat;
 pub mod health;
 pub mod limits;
+pub mod meetings;
+pub mod notes;
+pub mod people;
+pub mod rooms;
+pub mod teams;
 
 use std::sync::Arc;
 
 pub use accounts::AccountStore;
+pub use chat::ChatStore;
 pub use health::DependencyProbe;
 pub use limits::RateLimiter;
+pub use meetings::MeetingStore;
+pub use notes::NoteStore;
+pub use rooms::RoomControl;
+pub use teams::TeamStore;
 
 use crate::clock::Clock;
 
@@ -32,6 +43,16 @@ pub enum StoreError {
 pub struct Ports {
     /// Users, sessions and refresh tokens.
     pub accounts: Arc<dyn AccountStore>,
+    /// Teams and members.
+    pub teams: Arc<dyn TeamStore>,
+    /// Meetings and participants.
+    pub meetings: Arc<dyn MeetingStore>,
+    /// Notes.
+    pub notes: Arc<dyn NoteStore>,
+    /// Chat history.
+    pub chat: Arc<dyn ChatStore>,
+    /// Live rooms.
+    pub rooms: Arc<dyn RoomControl>,
     /// Fixed-window counters for rate limits.
     pub limits: Arc<dyn RateLimiter>,
     /// Dependencies `/ready` checks.

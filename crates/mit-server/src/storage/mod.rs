@@ -2,7 +2,12 @@
 //! port of the domain; each port method runs as one transaction.
 
 mod accounts;
+mod chat;
+mod meetings;
+mod notes;
+mod rows;
 pub mod schema;
+mod teams;
 
 use std::time::Duration;
 

@@ -1,0 +1,24 @@
+//! The live meeting rooms (signalling and media), as the REST side needs them.
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+/// Why the server takes someone out of a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Departure {
+    /// They left through the API.
+    Left,
+    /// A host removed them from the meeting (close code 4008).
+    Kicked,
+}
+
+/// The rooms of meetings in progress.
+#[async_trait]
+pub trait RoomControl: Send + Sync + 'static {
+    /// Who is connected to the meeting's room now.
+    async fn occupants(&self, meeting: Uuid) -> Vec<Uuid>;
+    /// Disconnects one participant, if connected.
+    async fn remove(&self, meeting: Uuid, user: Uuid, why: Departure);
+    /// Tells everyone the meeting ended and closes the room.
+    async fn close(&self, meeting: Uuid);
+}

@@ -1,0 +1,338 @@
+//! `MeetingStore` on PostgreSQL. State changes are single conditional `UPDATE`s, so of two
+//! concurrent transitions exactly one matches; participants are keyed by (meeting, user), so
+//! concurrent adds of one person leave one row.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use mit_api::server::models::{MeetingStatus, ParticipantRole};
+use mit_domain::paging::{Page, PageRequest};
+use mit_domain::ports::StoreError;
+use mit_domain::ports::meetings::{
+    Addition, Creation, Guarded, MeetingChange, MeetingFilter, MeetingRecord, MeetingStore, MeetingView, NewMeeting, ParticipantChange,
+    ParticipantRecord,
+};
+use uuid::Uuid;
+
+use super::rows::{CountRow, MeetingRow, ParticipantRow, convert, parse_enum};
+use super::schema::{meetings, participants, users};
+use super::teams::to_diesel;
+use super::{PgStore, store_error};
+
+/// A meeting with its creator and head count, and the role of the viewer bound as `$1`.
+const MEETING_COLUMNS: &str = "SELECT m.id, m.team_id, m.title, m.description, m.status, m.scheduled_at, m.started_at,
+        m.ended_at, m.auto_record, m.recording_started_at, m.created_at, m.updated_at,
+        c.id AS creator_id, c.name AS creator_name, c.avatar_url AS creator_avatar,
+        (SELECT count(*) FROM participants n WHERE n.meeting_id = m.id) AS participant_count,
+        me.role AS my_role
+     FROM meetings m
+     JOIN users c ON c.id = m.creator_id
+     LEFT JOIN participants me ON me.meeting_id = m.id AND me.user_id = $1";
+
+/// Meetings the user `$1` may see: theirs, and those of teams they own or administer.
+const VISIBLE: &str = "WITH visible AS (
+        SELECT meeting_id AS id FROM participants WHERE user_id = $1
+        UNION
+        SELECT m.id FROM meetings m JOIN team_members tm ON tm.team_id = m.team_id
+        WHERE tm.user_id = $1 AND tm.role IN ('owner', 'admin'))";
+
+const PARTICIPANT_COLUMNS: &str = "SELECT u.id AS user_id, u.name AS user_name, u.avatar_url AS user_avatar,
+        p.role, p.added_at, p.joined_at, p.left_at
+     FROM participants p JOIN users u ON u.id = p.user_id";
+
+#[derive(AsChangeset)]
+#[diesel(table_name = meetings)]
+struct MeetingChangeRow {
+    title: Option<String>,
+    description: Option<Option<String>>,
+    scheduled_at: Option<Option<DateTime<Utc>>>,
+    auto_record: Option<bool>,
+    updated_at: DateTime<Utc>,
+}
+
+#[async_trait]
+impl MeetingStore for PgStore {
+    async fn create_meeting(&self, meeting: NewMeeting) -> Result<Creation, StoreError> {
+        let mut conn = self.connection().await?;
+        conn.transaction(async |conn| {
+            let known: Vec<Uuid> = users::table
+                .filter(users::id.eq_any(&meeting.participants))
+                .filter(users::deleted_at.is_null())
+                .select(users::id)
+                .load(conn)
+                .await?;
+            let unknown: Vec<Uuid> = meeting.participants.iter().filter(|id| !known.contains(id)).copied().collect();
+            if !unknown.is_empty() {
+                return Ok(Creation::UnknownUsers(unknown));
+            }
+            diesel::insert_into(meetings::table)
+                .values((
+                    meetings::id.eq(meeting.id),
+                    meetings::team_id.eq(meeting.team_id),
+                    meetings::title.eq(&meeting.title),
+                    meetings::description.eq(&meeting.description),
+                    meetings::status.eq(MeetingStatus::Scheduled.as_str()),
+                    meetings::scheduled_at.eq(meeting.scheduled_at),
+                    meetings::creator_id.eq(meeting.creator),
+                    meetings::auto_record.eq(meeting.auto_record),
+                    meetings::created_at.eq(meeting.now),
+                    meetings::updated_at.eq(meeting.now),
+                ))
+                .execute(conn)
+                .await?;
+            let host = std::iter::once((meeting.creator, ParticipantRole::Host));
+            let rows: Vec<_> = host
+                .chain(meeting.participants.iter().map(|id| (*id, ParticipantRole::Participant)))
+                .map(|(user, role)| {
+                    (
+                        participants::meeting_id.eq(meeting.id),
+                        participants::user_id.eq(user),
+                        participants::role.eq(role.as_str()),
+                        participants::added_at.eq(meeting.now),
+                    )
+                })
+                .collect();
+            diesel::insert_into(participants::table).values(rows).execute(conn).await?;
+            let view = view_of(conn, meeting.id, meeting.creator).await?;
+            view.map(|v| Creation::Created(Box::new(v))).ok_or(diesel::result::Error::NotFound)
+        })
+        .await
+        .map_err(store_error)
+    }
+
+    async fn list_meetings(&self, viewer: Uuid, filter: MeetingFilter, page: PageRequest) -> Result<Page<MeetingView>, StoreError> {
+        let mut conn = self.connection().await?;
+        let status = filter.status.map(|s| s.as_str().to_string());
+        let conditions = "($2::text IS NULL OR m.status = $2) AND ($3::uuid IS NULL OR m.team_id = $3)";
+        let total: CountRow = diesel::sql_query(format!(
+            "{VISIBLE} SELECT count(*) AS count FROM visible v JOIN meetings m ON m.id = v.id WHERE {conditions}"
+        ))
+        .bind::<SqlUuid, _>(viewer)
+        .bind::<Nullable<Text>, _>(&status)
+        .bind::<Nullable<SqlUuid>, _>(filter.team_id)
+        .get_result(&mut conn)
+        .await
+        .map_err(store_error)?;
+        let rows: Vec<MeetingRow> = diesel::sql_query(format!(
+            "{VISIBLE} {MEETING_COLUMNS} JOIN visible v ON v.id = m.id WHERE {conditions}
+             ORDER BY coalesce(m.scheduled_at, m.created_at) DESC, m.id DESC OFFSET $4 LIMIT $5"
+        ))
+        .bind::<SqlUuid, _>(viewer)
+        .bind::<Nullable<Text>, _>(&status)
+        .bind::<Nullable<SqlUuid>, _>(filter.team_id)
+        .bind::<BigInt, _>(page.offset())
+        .bind::<BigInt, _>(page.limit())
+        .load(&mut conn)
+        .await
+        .map_err(store_error)?;
+        Ok(Page { items: convert(rows)?, total: total.count })
+    }
+
+    async fn meeting_for(&self, meeting: Uuid, viewer: Uuid) -> Result<Option<MeetingView>, StoreError> {
+        let mut conn = self.connection().await?;
+        let row: Option<MeetingRow> = diesel::sql_query(format!(
+            "{MEETING_COLUMNS} WHERE m.id = $2 AND (me.user_id IS NOT NULL OR EXISTS (
+                SELECT 1 FROM team_members tm WHERE tm.team_id = m.team_id AND tm.user_id = $1 AND tm.role IN ('owner', 'admin')))"
+        ))
+        .bind::<SqlUuid, _>(viewer)
+        .bind::<SqlUuid, _>(meeting)
+        .get_result(&mut conn)
+        .await
+        .optional()
+        .map_err(store_error)?;
+        row.map(MeetingView::try_from).transpose()
+    }
+
+    async fn update_meeting(&self, meeting: Uuid, change: MeetingChange, now: DateTime<Utc>) -> Result<Guarded<MeetingRecord>, StoreError> {
+        let mut conn = self.connection().await?;
+        let row = MeetingChangeRow {
+            title: change.title,
+            description: change.description,
+            scheduled_at: change.scheduled_at,
+            auto_record: change.auto_record,
+            updated_at: now,
+        };
+        let open = [MeetingStatus::Scheduled.as_str(), MeetingStatus::InProgress.as_str()];
+        let updated = diesel::update(meetings::table.find(meeting).filter(meetings::status.eq_any(open)))
+            .set(&row)
+            .execute(&mut conn)
+            .await
+            .map_err(store_error)?;
+        guarded(&mut conn, meeting, updated).await
+    }
+
+    async fn transition(
+        &self,
+        meeting: Uuid,
+        from: &[MeetingStatus],
+        to: MeetingStatus,
+        now: DateTime<Utc>,
+    ) -> Result<Guarded<MeetingRecord>, StoreError> {
+        let mut conn = self.connection().await?;
+        let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+        let updated = diesel::sql_query(
+            "UPDATE meetings SET status = $2,
+                started_at = CASE WHEN $2 = 'in_progress' THEN $3 ELSE started_at END,
+                ended_at = CASE WHEN $2 IN ('completed', 'cancelled') THEN $3 ELSE ended_at END,
+                updated_at = $3
+             WHERE id = $1 AND status = ANY($4)",
+        )
+        .bind::<SqlUuid, _>(meeting)
+        .bind::<Text, _>(to.as_str())
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .bind::<Array<Text>, _>(&from)
+        .execute(&mut conn)
+        .await
+        .map_err(store_error)?;
+        guarded(&mut conn, meeting, updated).await
+    }
+
+    async fn participants(&self, meeting: Uuid, page: PageRequest) -> Result<Page<ParticipantRecord>, StoreError> {
+        let mut conn = self.connection().await?;
+        let total =
+            participants::table.filter(participants::meeting_id.eq(meeting)).count().get_result(&mut conn).await.map_err(store_error)?;
+        let rows: Vec<ParticipantRow> = diesel::sql_query(format!(
+            "{PARTICIPANT_COLUMNS} WHERE p.meeting_id = $1 ORDER BY CASE p.role WHEN 'host' THEN 0 ELSE 1 END, u.name, u.id OFFSET $2 LIMIT $3"
+        ))
+        .bind::<SqlUuid, _>(meeting)
+        .bind::<BigInt, _>(page.offset())
+        .bind::<BigInt, _>(page.limit())
+        .load(&mut conn)
+        .await
+        .map_err(store_error)?;
+        Ok(Page { items: convert(rows)?, total })
+    }
+
+    async fn participant(&self, meeting: Uuid, user: Uuid) -> Result<Option<ParticipantRecord>, StoreError> {
+        let mut conn = self.connection().await?;
+        participant(&mut conn, meeting, user).await.map_err(store_error)?.map(ParticipantRecord::try_from).transpose()
+    }
+
+    async fn add_participant(&self, meeting: Uuid, user: Uuid, role: ParticipantRole, now: DateTime<Utc>) -> Result<Addition, StoreError> {
+        let mut conn = self.connection().await?;
+        conn.transaction(async |conn| {
+            let status: String = meetings::table.find(meeting).select(meetings::status).for_share().first(conn).await?;
+            let status: MeetingStatus = parse_enum("meeting status", &status).map_err(to_diesel)?;
+            if matches!(status, MeetingStatus::Completed | MeetingStatus::Cancelled) {
+                return Ok(Addition::Closed(status));
+            }
+            let exists = users::table.find(user).filter(users::deleted_at.is_null()).count().get_result::<i64>(conn).await? > 0;
+            if !exists {
+                return Ok(Addition::UnknownUser);
+            }
+            let inserted = diesel::insert_into(participants::table)
+                .values((
+                    participants::meeting_id.eq(meeting),
+                    participants::user_id.eq(user),
+                    participants::role.eq(role.as_str()),
+                    participants::added_at.eq(now),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            if inserted == 0 {
+                return Ok(Addition::AlreadyThere);
+            }
+            let row = participant(conn, meeting, user).await?.ok_or(diesel::result::Error::NotFound)?;
+            ParticipantRecord::try_from(row).map(Addition::Added).map_err(to_diesel)
+        })
+        .await
+        .map_err(store_error)
+    }
+
+    async fn change_participant_role(&self, meeting: Uuid, user: Uuid, role: ParticipantRole) -> Result<ParticipantChange, StoreError> {
+        let mut conn = self.connection().await?;
+        conn.transaction(async |conn| {
+            let Some(current) = locked_role(conn, meeting, user).await? else { return Ok(ParticipantChange::NotParticipant) };
+            if current == ParticipantRole::Host.as_str() && role != ParticipantRole::Host && host_count(conn, meeting).await? <= 1 {
+                return Ok(ParticipantChange::LastHost);
+            }
+            diesel::update(participants::table.find((meeting, user))).set(participants::role.eq(role.as_str())).execute(conn).await?;
+            let row = participant(conn, meeting, user).await?;
+            Ok(ParticipantChange::Done(row.map(ParticipantRecord::try_from).transpose().map_err(to_diesel)?))
+        })
+        .await
+        .map_err(store_error)
+    }
+
+    async fn remove_participant(&self, meeting: Uuid, user: Uuid) -> Result<ParticipantChange, StoreError> {
+        let mut conn = self.connection().await?;
+        conn.transaction(async |conn| {
+            let Some(current) = locked_role(conn, meeting, user).await? else { return Ok(ParticipantChange::NotParticipant) };
+            if current == ParticipantRole::Host.as_str() && host_count(conn, meeting).await? <= 1 {
+                return Ok(ParticipantChange::LastHost);
+            }
+            diesel::delete(participants::table.find((meeting, user))).execute(conn).await?;
+            Ok(ParticipantChange::Done(None))
+        })
+        .await
+        .map_err(store_error)
+    }
+
+    async fn mark_presence(&self, meeting: Uuid, user: Uuid, present: bool, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut conn = self.connection().await?;
+        let target = participants::table.find((meeting, user));
+        let updated = if present {
+            diesel::update(target).set(participants::joined_at.eq(now)).execute(&mut conn).await
+        } else {
+            diesel::update(target).set(participants::left_at.eq(now)).execute(&mut conn).await
+        };
+        updated.map(|_| ()).map_err(store_error)
+    }
+}
+
+/// The meeting after a conditional update that changed `updated` rows.
+async fn guarded(conn: &mut AsyncPgConnection, meeting: Uuid, updated: usize) -> Result<Guarded<MeetingRecord>, StoreError> {
+    match record(conn, meeting).await? {
+        None => Ok(Guarded::Missing),
+        Some(record) if updated > 0 => Ok(Guarded::Applied(record)),
+        Some(record) => Ok(Guarded::WrongState(record.status)),
+    }
+}
+
+async fn record(conn: &mut AsyncPgConnection, meeting: Uuid) -> Result<Option<MeetingRecord>, StoreError> {
+    Ok(view_of(conn, meeting, Uuid::nil()).await.map_err(store_error)?.map(|v| v.meeting))
+}
+
+async fn view_of(conn: &mut AsyncPgConnection, meeting: Uuid, viewer: Uuid) -> QueryResult<Option<MeetingView>> {
+    let row: Option<MeetingRow> = diesel::sql_query(format!("{MEETING_COLUMNS} WHERE m.id = $2"))
+        .bind::<SqlUuid, _>(viewer)
+        .bind::<SqlUuid, _>(meeting)
+        .get_result(conn)
+        .await
+        .optional()?;
+    row.map(MeetingView::try_from).transpose().map_err(to_diesel)
+}
+
+async fn participant(conn: &mut AsyncPgConnection, meeting: Uuid, user: Uuid) -> QueryResult<Option<ParticipantRow>> {
+    diesel::sql_query(format!("{PARTICIPANT_COLUMNS} WHERE p.meeting_id = $1 AND p.user_id = $2"))
+        .bind::<SqlUuid, _>(meeting)
+        .bind::<SqlUuid, _>(user)
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// Locks the meeting's host rows in a fixed order, then the target's row; returns its role.
+async fn locked_role(conn: &mut AsyncPgConnection, meeting: Uuid, user: Uuid) -> QueryResult<Option<String>> {
+    participants::table
+        .filter(participants::meeting_id.eq(meeting))
+        .filter(participants::role.eq(ParticipantRole::Host.as_str()))
+        .order(participants::user_id)
+        .select(participants::user_id)
+        .for_update()
+        .load::<Uuid>(conn)
+        .await?;
+    participants::table.find((meeting, user)).select(participants::role).for_update().first(conn).await.optional()
+}
+
+async fn host_count(conn: &mut AsyncPgConnection, meeting: Uuid) -> QueryResult<i64> {
+    participants::table
+        .filter(participants::meeting_id.eq(meeting))
+        .filter(participants::role.eq(ParticipantRole::Host.as_str()))
+        .count()
+        .get_result(conn)
+        .await
+}
