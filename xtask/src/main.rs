@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's automation. Every CI step is one of these commands.
 
+mod bench;
 mod contract_cmd;
 mod dev_cmd;
 mod process;
@@ -33,6 +34,9 @@ enum Command {
     },
     /// Run every check CI runs: lints, contract, tests against real services, Schemathesis.
     Test(test_cmd::TestOptions),
+    /// Run a benchmark against a release build.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Start throwaway test services, print their environment, and keep them up until Ctrl-C
     /// (to run single tests with `cargo nextest run` or `cargo test` in another shell).
     Services,
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
         Command::Dev { port } => dev_cmd::run_dev(port),
         Command::Test(options) => test_cmd::run_tests(options),
         Command::Services => test_cmd::hold_services(),
+        Command::Bench(command) => bench::run_bench(command),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,10 @@
 //! Password hashing with argon2id (OWASP parameters: 19 MiB, 2 passes, 1 lane), off the async
-//! runtime because each hash takes tens of milliseconds of CPU.
+//! runtime because each hash takes tens of milliseconds of CPU. At most one hash per core runs at
+//! once: more would not finish sooner, and a burst of sign-ins would otherwise hold 19 MiB each.
 
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
+
+use tokio::sync::Semaphore;
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -9,8 +12,11 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 
 use crate::error::DomainError;
 
+static HASHING: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(1, usize::from)));
+
 /// A PHC string for `password`.
 pub async fn hash(password: String) -> Result<String, DomainError> {
+    let _permit = HASHING.acquire().await.map_err(|e| DomainError::Internal(format!("hashing gate closed: {e}")))?;
     tokio::task::spawn_blocking(move || hash_now(&password))
         .await
         .map_err(|e| DomainError::Internal(format!("hashing task failed: {e}")))?
@@ -19,6 +25,7 @@ pub async fn hash(password: String) -> Result<String, DomainError> {
 /// Whether `password` matches `phc`. With no hash (unknown account) it still spends the time of
 /// a real check, so response times do not tell which emails have accounts.
 pub async fn verify(password: String, phc: Option<String>) -> Result<bool, DomainError> {
+    let _permit = HASHING.acquire().await.map_err(|e| DomainError::Internal(format!("hashing gate closed: {e}")))?;
     tokio::task::spawn_blocking(move || {
         let known = phc.is_some();
         let phc = match phc {

@@ -16,18 +16,20 @@ use mit_domain::ports::meetings::{
 };
 use uuid::Uuid;
 
-use super::rows::{CountRow, MeetingRow, ParticipantRow, convert, parse_enum};
+use super::rows::{CountRow, ListedMeetingRow, MeetingRow, ParticipantRow, convert, parse_enum};
 use super::schema::{meetings, participants, users};
 use super::teams::to_diesel;
 use super::{PgStore, store_error};
 
-/// A meeting with its creator and head count, and the role of the viewer bound as `$1`.
-const MEETING_COLUMNS: &str = "SELECT m.id, m.team_id, m.title, m.description, m.status, m.scheduled_at, m.started_at,
+/// A meeting with its creator, head count, and the role of the viewer bound as `$1`.
+const MEETING_FIELDS: &str = "m.id, m.team_id, m.title, m.description, m.status, m.scheduled_at, m.started_at,
         m.ended_at, m.auto_record, m.recording_started_at, m.created_at, m.updated_at,
         c.id AS creator_id, c.name AS creator_name, c.avatar_url AS creator_avatar,
         (SELECT count(*) FROM participants n WHERE n.meeting_id = m.id) AS participant_count,
-        me.role AS my_role
-     FROM meetings m
+        me.role AS my_role";
+
+/// Where [`MEETING_FIELDS`] come from.
+const MEETING_FROM: &str = "FROM meetings m
      JOIN users c ON c.id = m.creator_id
      LEFT JOIN participants me ON me.meeting_id = m.id AND me.user_id = $1";
 
@@ -106,17 +108,9 @@ impl MeetingStore for PgStore {
         let mut conn = self.connection().await?;
         let status = filter.status.map(|s| s.as_str().to_string());
         let conditions = "($2::text IS NULL OR m.status = $2) AND ($3::uuid IS NULL OR m.team_id = $3)";
-        let total: CountRow = diesel::sql_query(format!(
-            "{VISIBLE} SELECT count(*) AS count FROM visible v JOIN meetings m ON m.id = v.id WHERE {conditions}"
-        ))
-        .bind::<SqlUuid, _>(viewer)
-        .bind::<Nullable<Text>, _>(&status)
-        .bind::<Nullable<SqlUuid>, _>(filter.team_id)
-        .get_result(&mut conn)
-        .await
-        .map_err(store_error)?;
-        let rows: Vec<MeetingRow> = diesel::sql_query(format!(
-            "{VISIBLE} {MEETING_COLUMNS} JOIN visible v ON v.id = m.id WHERE {conditions}
+        // One round trip: the window count gives the total with the page.
+        let rows: Vec<ListedMeetingRow> = diesel::sql_query(format!(
+            "{VISIBLE} SELECT {MEETING_FIELDS}, count(*) OVER () AS total {MEETING_FROM} JOIN visible v ON v.id = m.id WHERE {conditions}
              ORDER BY coalesce(m.scheduled_at, m.created_at) DESC, m.id DESC OFFSET $4 LIMIT $5"
         ))
         .bind::<SqlUuid, _>(viewer)
@@ -127,13 +121,29 @@ impl MeetingStore for PgStore {
         .load(&mut conn)
         .await
         .map_err(store_error)?;
-        Ok(Page { items: convert(rows)?, total: total.count })
+        let total = match rows.iter().next() {
+            Some(row) => row.total,
+            // Past the last page the window count has no row to ride on.
+            None => {
+                let count: CountRow = diesel::sql_query(format!(
+                    "{VISIBLE} SELECT count(*) AS count FROM visible v JOIN meetings m ON m.id = v.id WHERE {conditions}"
+                ))
+                .bind::<SqlUuid, _>(viewer)
+                .bind::<Nullable<Text>, _>(&status)
+                .bind::<Nullable<SqlUuid>, _>(filter.team_id)
+                .get_result(&mut conn)
+                .await
+                .map_err(store_error)?;
+                count.count
+            }
+        };
+        Ok(Page { items: convert(rows.into_iter().map(|r| r.meeting).collect())?, total })
     }
 
     async fn meeting_for(&self, meeting: Uuid, viewer: Uuid) -> Result<Option<MeetingView>, StoreError> {
         let mut conn = self.connection().await?;
         let row: Option<MeetingRow> = diesel::sql_query(format!(
-            "{MEETING_COLUMNS} WHERE m.id = $2 AND (me.user_id IS NOT NULL OR EXISTS (
+            "SELECT {MEETING_FIELDS} {MEETING_FROM} WHERE m.id = $2 AND (me.user_id IS NOT NULL OR EXISTS (
                 SELECT 1 FROM team_members tm WHERE tm.team_id = m.team_id AND tm.user_id = $1 AND tm.role IN ('owner', 'admin')))"
         ))
         .bind::<SqlUuid, _>(viewer)
@@ -297,7 +307,7 @@ async fn record(conn: &mut AsyncPgConnection, meeting: Uuid) -> Result<Option<Me
 }
 
 async fn view_of(conn: &mut AsyncPgConnection, meeting: Uuid, viewer: Uuid) -> QueryResult<Option<MeetingView>> {
-    let row: Option<MeetingRow> = diesel::sql_query(format!("{MEETING_COLUMNS} WHERE m.id = $2"))
+    let row: Option<MeetingRow> = diesel::sql_query(format!("SELECT {MEETING_FIELDS} {MEETING_FROM} WHERE m.id = $2"))
         .bind::<SqlUuid, _>(viewer)
         .bind::<SqlUuid, _>(meeting)
         .get_result(conn)

@@ -147,6 +147,15 @@ impl TryFrom<MeetingRow> for MeetingView {
     }
 }
 
+/// A meeting of a list page with the number of matches over all pages.
+#[derive(QueryableByName)]
+pub struct ListedMeetingRow {
+    #[diesel(embed)]
+    pub meeting: MeetingRow,
+    #[diesel(sql_type = BigInt)]
+    pub total: i64,
+}
+
 /// A participant with their user.
 #[derive(QueryableByName)]
 pub struct ParticipantRow {

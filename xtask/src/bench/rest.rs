@@ -1,0 +1,186 @@
+//! The REST benchmark: the release `mit` on throwaway PostgreSQL, seeded through the API, driven
+//! by wrk (Debian) with one Lua script per scenario.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+
+use super::cores;
+use super::http_seed::{Seeded, post, register};
+use crate::process::{free_port, output, run};
+use crate::services::{Postgres, wait_until};
+use crate::test_cmd::scratch_dir;
+use crate::tools::{POSTGRESQL, Package, ensure_packages};
+use crate::workspace_root;
+
+const WRK: Package = Package { name: "wrk", provides: "wrk" };
+const USERS: usize = 64;
+const MEETINGS_PER_USER: usize = 25;
+
+/// One wrk scenario.
+struct Scenario {
+    name: &'static str,
+    script: String,
+}
+
+/// Builds, seeds, runs every scenario, prints the table.
+pub fn run_rest(seconds: u32, connections: u32) -> Result<()> {
+    ensure_packages(&[POSTGRESQL, WRK])?;
+    run(Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "--quiet", "--package", "mit-server", "--bin", "mit"])
+        .current_dir(workspace_root()))?;
+    let postgres = Postgres::start(&scratch_dir("bench-postgres"), true)?;
+    postgres.ensure_database("bench")?;
+    let server = Server::start(&postgres.url("bench"))?;
+    eprintln!("seeding {USERS} users with {MEETINGS_PER_USER} meetings each");
+    let (users, meetings) = seed(&server.base_url)?;
+    let dir = workspace_root().join("target").join("bench-rest");
+    std::fs::create_dir_all(&dir)?;
+    let mut rows = Vec::new();
+    for scenario in scenarios(&users, &meetings) {
+        let script = dir.join(format!("{}.lua", scenario.name));
+        std::fs::write(&script, &scenario.script)?;
+        eprintln!("scenario {} ({seconds} s, {connections} connections)", scenario.name);
+        let report = wrk(&server.base_url, &script, seconds, connections)?;
+        rows.push((scenario.name, report));
+    }
+    println!("\nREST benchmark: release build, {} cores, {connections} connections, {seconds} s per scenario", cores());
+    println!("PostgreSQL {} (throwaway: fsync off), pool of 32, no rate limits\n", postgres_version());
+    println!("{:<16} {:>12} {:>10} {:>10} {:>10}", "scenario", "requests/s", "p50", "p99", "non-2xx");
+    for (name, report) in rows {
+        println!("{name:<16} {:>12.0} {:>10} {:>10} {:>10}", report.rate, report.p50, report.p99, report.errors);
+    }
+    drop(server);
+    drop(postgres);
+    Ok(())
+}
+
+fn seed(base: &str) -> Result<(Vec<Seeded>, Vec<(usize, String)>)> {
+    let mut users = Vec::with_capacity(USERS);
+    for i in 0..USERS {
+        users.push(register(base, &format!("bench-user-{i}"))?);
+    }
+    let mut meetings = Vec::with_capacity(USERS * MEETINGS_PER_USER);
+    for (i, user) in users.iter().enumerate() {
+        let others: Vec<&str> = (1..=3).map(|k| users[(i + k) % USERS].id.as_str()).collect();
+        for m in 0..MEETINGS_PER_USER {
+            let meeting = post(
+                base,
+                "/api/v1/meetings",
+                Some(&user.token),
+                &json!({"title": format!("Meeting {m} of {i}"), "participant_ids": others}),
+            )?;
+            meetings.push((i, meeting["id"].as_str().unwrap_or_default().to_string()));
+        }
+    }
+    Ok((users, meetings))
+}
+
+/// A Lua table literal of strings.
+fn lua_list(items: impl Iterator<Item = String>) -> String {
+    format!("{{{}}}", items.map(|s| format!("{s:?}")).collect::<Vec<_>>().join(","))
+}
+
+fn scenarios(users: &[Seeded], meetings: &[(usize, String)]) -> Vec<Scenario> {
+    let tokens = lua_list(users.iter().map(|u| u.token.clone()));
+    let pair_tokens = lua_list(meetings.iter().map(|(u, _)| users[*u].token.clone()));
+    let pair_ids = lua_list(meetings.iter().map(|(_, id)| id.clone()));
+    let emails = lua_list(users.iter().map(|u| u.email.clone()));
+    let password = users.first().map(|u| u.password.clone()).unwrap_or_default();
+    let rotate = "counter = 0\nfunction next_index(n) counter = counter + 1; return (counter % n) + 1 end\n";
+    vec![
+        Scenario {
+            name: "list meetings",
+            script: format!(
+                "{rotate}tokens = {tokens}\nrequest = function()\n  local t = tokens[next_index(#tokens)]\n  return wrk.format('GET', '/api/v1/meetings?limit=20', {{['Authorization'] = 'Bearer ' .. t}})\nend\n"
+            ),
+        },
+        Scenario {
+            name: "get meeting",
+            script: format!(
+                "{rotate}tokens = {pair_tokens}\nids = {pair_ids}\nrequest = function()\n  local i = next_index(#ids)\n  return wrk.format('GET', '/api/v1/meetings/' .. ids[i], {{['Authorization'] = 'Bearer ' .. tokens[i]}})\nend\n"
+            ),
+        },
+        Scenario {
+            name: "create meeting",
+            script: format!(
+                "{rotate}tokens = {tokens}\nrequest = function()\n  local t = tokens[next_index(#tokens)]\n  return wrk.format('POST', '/api/v1/meetings', {{['Authorization'] = 'Bearer ' .. t, ['Content-Type'] = 'application/json'}}, '{{\"title\":\"Load\",\"description\":\"created by wrk\"}}')\nend\n"
+            ),
+        },
+        Scenario {
+            name: "login",
+            script: format!(
+                "{rotate}emails = {emails}\nrequest = function()\n  local e = emails[next_index(#emails)]\n  return wrk.format('POST', '/api/v1/auth/login', {{['Content-Type'] = 'application/json'}}, '{{\"email\":\"' .. e .. '\",\"password\":\"{password}\"}}')\nend\n"
+            ),
+        },
+    ]
+}
+
+struct Report {
+    rate: f64,
+    p50: String,
+    p99: String,
+    errors: u64,
+}
+
+fn wrk(base: &str, script: &Path, seconds: u32, connections: u32) -> Result<Report> {
+    let text = output(
+        Command::new("wrk")
+            .args(["-t", &cores().max(1).to_string(), "-c", &connections.to_string(), "-d", &format!("{seconds}s"), "--latency", "-s"])
+            .arg(script)
+            .arg(base),
+    )?;
+    let field = |prefix: &str| text.lines().find_map(|l| l.trim().strip_prefix(prefix).map(|rest| rest.trim().to_string()));
+    let rate = field("Requests/sec:").and_then(|v| v.parse().ok()).context("wrk printed no Requests/sec")?;
+    let errors = field("Non-2xx or 3xx responses:").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let percentile = |p: &str| field(p).unwrap_or_else(|| "?".into());
+    if text.contains("Socket errors") {
+        eprintln!("{text}");
+    }
+    Ok(Report { rate, p50: percentile("50%"), p99: percentile("99%"), errors })
+}
+
+fn postgres_version() -> String {
+    output(Command::new("psql").arg("--version")).map(|v| v.split_whitespace().nth(2).unwrap_or_default().to_string()).unwrap_or_default()
+}
+
+/// The release `mit serve` as a child process.
+struct Server {
+    child: Child,
+    base_url: String,
+}
+
+impl Server {
+    fn start(database_url: &str) -> Result<Self> {
+        let port = free_port()?;
+        let binary = workspace_root().join("target").join("release").join("mit");
+        if !binary.exists() {
+            bail!("{} is missing", binary.display());
+        }
+        let child = Command::new(binary)
+            .arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("DATABASE_POOL_SIZE", "32")
+            .env("JWT_SECRET_KEY", "bench-secret-0123456789abcdef0123456789abcdef")
+            .env("PORT", port.to_string())
+            .env("RATE_LIMIT_REQUESTS", "0")
+            .env("LOGIN_MAX_FAILURES", "1000000")
+            .env("RECORDING_PATH", scratch_dir("bench-recordings"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .context("cannot start the release mit")?;
+        let server = Self { child, base_url: format!("http://127.0.0.1:{port}") };
+        wait_until("mit serve", 60, || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())?;
+        Ok(server)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
