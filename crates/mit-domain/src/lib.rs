@@ -16,6 +16,7 @@ pub mod notes;
 pub mod paging;
 pub mod participants;
 pub mod ports;
+pub mod realtime;
 pub mod recordings;
 pub mod review;
 pub mod teams;

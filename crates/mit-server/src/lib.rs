@@ -24,8 +24,9 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::limits::{MemoryLimiter, RedisLimiter};
 use crate::probes::{DatabaseProbe, RedisProbe};
-use crate::realtime::RoomRegistry;
+use crate::realtime::{Realtime, RoomRegistry};
 use crate::storage::{DatabaseSetupError, PgStore};
+use mit_sfu::{Sfu, SfuConfig};
 
 /// How long in-flight requests get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -90,8 +91,16 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
         Some(url) => Some(connect_redis(url).await?),
         None => None,
     };
-    let domain = Arc::new(Mit::new(ports(&store, redis), config.domain.clone()));
-    let app = http::app(domain, &config);
+    let rooms = Arc::new(RoomRegistry::new(
+        Sfu::new(sfu_config(&config)),
+        config.domain.room.capacity as usize,
+        config.room_grace,
+        config.room_empty_timeout,
+    ));
+    let domain = Arc::new(Mit::new(ports(&store, redis, rooms.clone()), config.domain.clone()));
+    rooms.bind(&domain);
+    let realtime = Arc::new(Realtime { mit: domain.clone(), rooms });
+    let app = http::app(domain, realtime, &config);
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         poem::Server::new_with_acceptor(acceptor)
@@ -125,7 +134,13 @@ pub fn routes_openapi_json() -> String {
     mit_api::server::openapi_service(Arc::new(mit_api::server::SpecStub)).spec()
 }
 
-fn ports(store: &PgStore, redis: Option<ConnectionManager>) -> Ports {
+fn sfu_config(config: &Config) -> SfuConfig {
+    let mut sfu = SfuConfig::new(config.rtc.bind_ip, config.rtc.udp_port_min..=config.rtc.udp_port_max);
+    sfu.public_ip = config.rtc.public_ip;
+    sfu
+}
+
+fn ports(store: &PgStore, redis: Option<ConnectionManager>, rooms: Arc<RoomRegistry>) -> Ports {
     let store = Arc::new(store.clone());
     let mut probes: Vec<Arc<dyn DependencyProbe>> = vec![Arc::new(DatabaseProbe((*store).clone()))];
     let limits: Arc<dyn RateLimiter> = match redis {
@@ -141,7 +156,7 @@ fn ports(store: &PgStore, redis: Option<ConnectionManager>) -> Ports {
         meetings: store.clone(),
         notes: store.clone(),
         chat: store,
-        rooms: Arc::new(RoomRegistry::default()),
+        rooms,
         limits,
         probes,
         clock: Arc::new(SystemClock),

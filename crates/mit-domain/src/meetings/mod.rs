@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::error::{ApiResult, DomainError};
 use crate::paging::PageRequest;
 use crate::ports::meetings::{Creation, Guarded, MeetingChange, MeetingFilter, MeetingRecord, MeetingView, NewMeeting};
-use crate::ports::rooms::Departure;
+use crate::ports::rooms::{Departure, Ending};
 use crate::users::user_ref_model;
 use crate::{Caller, Mit};
 use lifecycle::{Transition, is_over};
@@ -160,7 +160,8 @@ impl Mit {
             Guarded::Missing => return Err(DomainError::NotFound("meeting")),
         };
         if is_over(meeting.status) {
-            self.ports.rooms.close(meeting.id).await;
+            let ending = if meeting.status == MeetingStatus::Cancelled { Ending::Cancelled } else { Ending::Completed };
+            self.ports.rooms.close(meeting.id, ending).await;
         }
         Ok(MeetingView { meeting, my_role: view.my_role })
     }

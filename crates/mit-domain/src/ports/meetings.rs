@@ -175,6 +175,8 @@ pub trait MeetingStore: Send + Sync + 'static {
     /// Meetings `viewer` may see: those they take part in, and those of teams they own or
     /// administer; newest first.
     async fn list_meetings(&self, viewer: Uuid, filter: MeetingFilter, page: PageRequest) -> Result<Page<MeetingView>, StoreError>;
+    /// Whether the meeting exists at all (whoever may see it).
+    async fn exists(&self, meeting: Uuid) -> Result<bool, StoreError>;
     /// One meeting as `viewer` sees it; `None` if it does not exist or is invisible to them.
     async fn meeting_for(&self, meeting: Uuid, viewer: Uuid) -> Result<Option<MeetingView>, StoreError>;
     /// Applies `change` unless the meeting is completed or cancelled.

@@ -12,6 +12,15 @@ pub enum Departure {
     Kicked,
 }
 
+/// How a meeting ended, for the `meeting-ended` message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// A host ended it (or the room stayed empty).
+    Completed,
+    /// A host called it off.
+    Cancelled,
+}
+
 /// The rooms of meetings in progress.
 #[async_trait]
 pub trait RoomControl: Send + Sync + 'static {
@@ -20,5 +29,5 @@ pub trait RoomControl: Send + Sync + 'static {
     /// Disconnects one participant, if connected.
     async fn remove(&self, meeting: Uuid, user: Uuid, why: Departure);
     /// Tells everyone the meeting ended and closes the room.
-    async fn close(&self, meeting: Uuid);
+    async fn close(&self, meeting: Uuid, ending: Ending);
 }

@@ -12,10 +12,11 @@ use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, Route, get, handler};
 
 use crate::config::Config;
+use crate::realtime::{self, Realtime};
 use crate::telemetry;
 
 /// Every route of the server, wrapped in its middleware.
-pub fn app(domain: Arc<Mit>, config: &Config) -> impl Endpoint + 'static {
+pub fn app(domain: Arc<Mit>, realtime: Arc<Realtime>, config: &Config) -> impl Endpoint + 'static {
     let api = mit_api::server::openapi_service(domain);
     let swagger = api.swagger_ui();
     let redoc = api.redoc();
@@ -24,7 +25,8 @@ pub fn app(domain: Arc<Mit>, config: &Config) -> impl Endpoint + 'static {
         .at("/openapi.json", get(contract))
         .nest("/docs", swagger)
         .nest("/redoc", redoc)
-        .at("/metrics", get(metrics));
+        .at("/metrics", get(metrics))
+        .at("/ws/room/:meeting_id", get(realtime::room_socket.data(realtime)));
     routes
         .data(BodyLimit(config.max_body_bytes))
         .around(metrics_layer::record)

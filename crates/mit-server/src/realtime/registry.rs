@@ -2,35 +2,94 @@
 //! `RoomControl` port, implemented here.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use mit_domain::ports::rooms::{Departure, RoomControl};
+use mit_domain::Mit;
+use mit_domain::ports::rooms::{Departure, Ending, RoomControl};
+use mit_sfu::{RoomObserver, Sfu};
 use uuid::Uuid;
 
+use super::room::LiveRoom;
+
+/// Makes an observer (the recorder) for a new room's publications.
+pub type ObserverFactory = Box<dyn Fn(Uuid) -> Option<Arc<dyn RoomObserver>> + Send + Sync>;
+
 /// The rooms hosted on this node.
-#[derive(Default)]
 pub struct RoomRegistry {
-    occupants: Mutex<HashMap<Uuid, Vec<Uuid>>>,
+    sfu: Sfu,
+    rooms: Mutex<HashMap<Uuid, Arc<LiveRoom>>>,
+    mit: OnceLock<Weak<Mit>>,
+    observers: OnceLock<ObserverFactory>,
+    capacity: usize,
+    grace: Duration,
+    empty_timeout: Option<Duration>,
+}
+
+impl RoomRegistry {
+    /// No rooms yet; rooms hold `capacity` seats and keep a dropped seat for `grace`.
+    pub fn new(sfu: Sfu, capacity: usize, grace: Duration, empty_timeout: Option<Duration>) -> Self {
+        Self { sfu, rooms: Mutex::new(HashMap::new()), mit: OnceLock::new(), observers: OnceLock::new(), capacity, grace, empty_timeout }
+    }
+
+    /// Connects the registry to the domain (which in turn uses the registry as its room port).
+    pub fn bind(&self, mit: &Arc<Mit>) {
+        let _ = self.mit.set(Arc::downgrade(mit));
+    }
+
+    /// Sets what observes new rooms' publications (the recorder).
+    pub fn observe_with(&self, factory: ObserverFactory) {
+        let _ = self.observers.set(factory);
+    }
+
+    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Arc<LiveRoom>>> {
+        // Single inserts and removes only: a poisoned lock leaves a consistent map.
+        self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The meeting's room, created on first use.
+    pub fn room(&self, meeting: Uuid) -> Arc<LiveRoom> {
+        let mut rooms = self.rooms();
+        let room = rooms.entry(meeting).or_insert_with(|| {
+            let observer = self.observers.get().and_then(|make| make(meeting));
+            let media = self.sfu.room(meeting, observer);
+            let mit = self.mit.get().cloned().unwrap_or_default();
+            Arc::new(LiveRoom::new(meeting, media, mit, self.capacity, self.grace, self.empty_timeout))
+        });
+        Arc::clone(room)
+    }
+
+    /// The meeting's room, if it is open here.
+    pub fn existing(&self, meeting: Uuid) -> Option<Arc<LiveRoom>> {
+        self.rooms().get(&meeting).cloned()
+    }
+
+    /// The media plane.
+    pub fn sfu(&self) -> &Sfu {
+        &self.sfu
+    }
 }
 
 #[async_trait]
 impl RoomControl for RoomRegistry {
     async fn occupants(&self, meeting: Uuid) -> Vec<Uuid> {
-        self.occupants.lock().map(|rooms| rooms.get(&meeting).cloned().unwrap_or_default()).unwrap_or_default()
+        self.existing(meeting).map(|room| room.occupants()).unwrap_or_default()
     }
 
-    async fn remove(&self, meeting: Uuid, user: Uuid, _why: Departure) {
-        if let Ok(mut rooms) = self.occupants.lock()
-            && let Some(room) = rooms.get_mut(&meeting)
-        {
-            room.retain(|u| *u != user);
+    async fn remove(&self, meeting: Uuid, user: Uuid, why: Departure) {
+        if let Some(room) = self.existing(meeting) {
+            match why {
+                Departure::Kicked => room.kick(user),
+                Departure::Left => room.leave(user),
+            }
         }
     }
 
-    async fn close(&self, meeting: Uuid) {
-        if let Ok(mut rooms) = self.occupants.lock() {
-            rooms.remove(&meeting);
+    async fn close(&self, meeting: Uuid, ending: Ending) {
+        let room = self.rooms().remove(&meeting);
+        if let Some(room) = room {
+            room.close(ending);
         }
     }
 }

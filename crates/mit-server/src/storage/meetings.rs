@@ -140,6 +140,12 @@ impl MeetingStore for PgStore {
         Ok(Page { items: convert(rows.into_iter().map(|r| r.meeting).collect())?, total })
     }
 
+    async fn exists(&self, meeting: Uuid) -> Result<bool, StoreError> {
+        let mut conn = self.connection().await?;
+        let count: i64 = meetings::table.find(meeting).count().get_result(&mut conn).await.map_err(store_error)?;
+        Ok(count > 0)
+    }
+
     async fn meeting_for(&self, meeting: Uuid, viewer: Uuid) -> Result<Option<MeetingView>, StoreError> {
         let mut conn = self.connection().await?;
         let row: Option<MeetingRow> = diesel::sql_query(format!(

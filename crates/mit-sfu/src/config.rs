@@ -1,0 +1,41 @@
+//! How the media plane binds and behaves.
+
+use std::net::IpAddr;
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+/// The SFU's settings.
+#[derive(Debug, Clone)]
+pub struct SfuConfig {
+    /// Address every peer connection's UDP socket binds to (never a wildcard: webrtc-rs skips
+    /// loopback on wildcard binds).
+    pub bind_ip: IpAddr,
+    /// UDP ports peer connections may bind (one each).
+    pub udp_ports: RangeInclusive<u16>,
+    /// Public address to announce instead of `bind_ip` behind 1:1 NAT.
+    pub public_ip: Option<IpAddr>,
+    /// Packets queued per subscriber before new ones are dropped (a slow subscriber never
+    /// stalls the others).
+    pub subscriber_queue: usize,
+    /// Least time between two keyframe requests sent to one publisher.
+    pub keyframe_interval: Duration,
+    /// How long ICE may go without connectivity before the connection counts as disconnected.
+    pub ice_disconnected_timeout: Duration,
+    /// How long after that it counts as failed.
+    pub ice_failed_timeout: Duration,
+}
+
+impl SfuConfig {
+    /// Defaults for a local setup on `bind_ip` and `udp_ports`.
+    pub fn new(bind_ip: IpAddr, udp_ports: RangeInclusive<u16>) -> Self {
+        Self {
+            bind_ip,
+            udp_ports,
+            public_ip: None,
+            subscriber_queue: 128,
+            keyframe_interval: Duration::from_millis(500),
+            ice_disconnected_timeout: Duration::from_secs(5),
+            ice_failed_timeout: Duration::from_secs(15),
+        }
+    }
+}

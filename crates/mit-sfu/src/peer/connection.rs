@@ -1,0 +1,95 @@
+//! Building one server-side peer connection: only Opus and VP8 (every browser has them, and
+//! forwarding never transcodes), the default interceptors (NACK, reports, TWCC) plus the
+//! keyframe-request forwarder, no mDNS socket, and a UDP port from the configured range.
+
+use std::sync::Arc;
+
+use rtc::interceptor::Slot;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
+use webrtc::peer_connection::{
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceCandidateType, Registry,
+    SettingEngineBuilder, register_default_interceptors,
+};
+
+use crate::interceptor::{KeyframeRequestForwarder, SLOT};
+use crate::{SfuError, Shared};
+
+/// The Opus codec the SFU negotiates.
+pub fn opus() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_OPUS.into(),
+        clock_rate: 48_000,
+        channels: 2,
+        sdp_fmtp_line: "minptime=10;useinbandfec=1".into(),
+        rtcp_feedback: vec![],
+    }
+}
+
+/// The VP8 codec the SFU negotiates, with keyframe and retransmission feedback.
+pub fn vp8() -> RTCRtpCodec {
+    let feedback =
+        |typ: &str, parameter: &str| rtc::rtp_transceiver::rtp_sender::RTCPFeedback { typ: typ.into(), parameter: parameter.into() };
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_VP8.into(),
+        clock_rate: 90_000,
+        channels: 0,
+        sdp_fmtp_line: String::new(),
+        rtcp_feedback: vec![feedback("goog-remb", ""), feedback("ccm", "fir"), feedback("nack", ""), feedback("nack", "pli")],
+    }
+}
+
+fn media_engine() -> Result<MediaEngine, SfuError> {
+    use rtc::rtp_transceiver::rtp_sender::RTCRtpCodecParameters;
+    let mut engine = MediaEngine::default();
+    engine
+        .register_codec(RTCRtpCodecParameters { rtp_codec: opus(), payload_type: 111 }, RtpCodecKind::Audio)
+        .map_err(|e| SfuError::Build(e.to_string()))?;
+    engine
+        .register_codec(RTCRtpCodecParameters { rtp_codec: vp8(), payload_type: 96 }, RtpCodecKind::Video)
+        .map_err(|e| SfuError::Build(e.to_string()))?;
+    Ok(engine)
+}
+
+/// A connection bound to the first free port of the range, and that port.
+pub async fn build(shared: &Shared, handler: Arc<dyn PeerConnectionEventHandler>) -> Result<(Arc<dyn PeerConnection>, u16), SfuError> {
+    let mut last_error = None;
+    for reserved in shared.ports.candidates() {
+        let mut engine = media_engine()?;
+        let registry = register_default_interceptors(Registry::new(), &mut engine)
+            .map_err(|e| SfuError::Build(e.to_string()))?
+            .with(Slot::from(SLOT), KeyframeRequestForwarder::default());
+        let config = &shared.config;
+        let mut settings =
+            SettingEngineBuilder::new().with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled).with_ice_timeouts(
+                Some(config.ice_disconnected_timeout),
+                Some(config.ice_failed_timeout),
+                Some(std::time::Duration::from_secs(2)),
+            );
+        if let Some(public_ip) = config.public_ip {
+            settings = settings.with_nat_1to1_ips(vec![public_ip.to_string()], RTCIceCandidateType::Host);
+        }
+        let built = PeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(engine)
+            .with_interceptor_registry(registry)
+            .with_setting_engine(settings.build())
+            .with_handler(handler.clone())
+            .with_udp_addrs(vec![format!("{}:{}", socket_ip(config.bind_ip), reserved.port())])
+            .build()
+            .await;
+        match built {
+            Ok(connection) => return Ok((Arc::new(connection), reserved.keep())),
+            // Taken by another process: try the next port.
+            Err(error) => last_error = Some(error.to_string()),
+        }
+    }
+    Err(SfuError::NoPort(last_error.unwrap_or_else(|| "every port of the range is in use".into())))
+}
+
+fn socket_ip(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+    }
+}

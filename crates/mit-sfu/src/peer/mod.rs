@@ -1,0 +1,145 @@
+//! One participant's connection with the server: a handle for the signalling layer and an actor
+//! task that owns the connection and serialises every negotiation step.
+
+mod actor;
+pub(crate) mod connection;
+mod handler;
+
+use std::sync::{Arc, Weak};
+
+use tokio::sync::{mpsc, watch};
+use uuid::Uuid;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{RTCIceCandidateInit, RTCPeerConnectionState};
+
+use crate::publication::{Publication, PublicationKey};
+use crate::room::MediaRoom;
+use crate::{SfuError, Shared};
+
+/// An ICE candidate as browsers exchange them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IceCandidate {
+    /// The `candidate:` line; empty for end-of-candidates.
+    pub candidate: String,
+    /// The media section's mid.
+    pub sdp_mid: Option<String>,
+    /// The media section's index.
+    pub sdp_m_line_index: Option<u16>,
+    /// The ICE username fragment.
+    pub username_fragment: Option<String>,
+}
+
+/// The connection's state, as the signalling layer needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Media can flow.
+    Connected,
+    /// Connectivity was lost; it may come back.
+    Disconnected,
+    /// Connectivity is gone; the client must renegotiate with an ICE restart or reconnect.
+    Failed,
+}
+
+/// What the server must send to the participant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerEvent {
+    /// An SDP offer (the server renegotiates because tracks came or went).
+    Offer(String),
+    /// The SDP answer to the participant's offer.
+    Answer(String),
+    /// A server ICE candidate found after the description was sent.
+    Candidate(IceCandidate),
+    /// The participant's last signalling message could not be used.
+    Rejected {
+        /// Machine code (`invalid_sdp`, `unexpected_answer`).
+        code: &'static str,
+        /// Human text.
+        message: String,
+    },
+    /// The connection changed state.
+    Connection(ConnectionState),
+}
+
+pub(crate) enum Command {
+    RemoteOffer(String),
+    RemoteAnswer(String),
+    RemoteCandidate(IceCandidate),
+    ScreenTrack(String),
+    Subscribe(Arc<Publication>),
+    Unsubscribe(PublicationKey),
+    TrackArrived(Arc<dyn TrackRemote>),
+    LocalCandidate(RTCIceCandidateInit),
+    ConnectionState(RTCPeerConnectionState),
+    Close,
+}
+
+/// The handle the signalling layer and the room use; cheap to clone.
+#[derive(Clone)]
+pub struct MediaPeer {
+    user: Uuid,
+    session: u64,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl MediaPeer {
+    /// Builds the connection and starts its actor; events for the participant go to `events`.
+    pub(crate) async fn spawn(
+        shared: Arc<Shared>,
+        room: Weak<MediaRoom>,
+        user: Uuid,
+        session: u64,
+        events: mpsc::UnboundedSender<PeerEvent>,
+    ) -> Result<Self, SfuError> {
+        let (commands, inbox) = mpsc::unbounded_channel();
+        let (gathered_tx, gathered) = watch::channel(false);
+        let handler = Arc::new(handler::Handler { commands: commands.clone(), gathered: gathered_tx });
+        let (connection, port) = connection::build(&shared, handler).await?;
+        let actor = actor::Actor::new(connection, port, shared, room, user, events, gathered);
+        tokio::spawn(actor.run(inbox));
+        Ok(Self { user, session, commands })
+    }
+
+    /// The participant.
+    pub fn user(&self) -> Uuid {
+        self.user
+    }
+
+    /// Tells this connection apart from earlier ones of the same participant.
+    pub fn session(&self) -> u64 {
+        self.session
+    }
+
+    /// The participant's SDP offer.
+    pub fn offer(&self, sdp: String) {
+        let _ = self.commands.send(Command::RemoteOffer(sdp));
+    }
+
+    /// The participant's SDP answer to the server's offer.
+    pub fn answer(&self, sdp: String) {
+        let _ = self.commands.send(Command::RemoteAnswer(sdp));
+    }
+
+    /// A trickled ICE candidate of the participant.
+    pub fn candidate(&self, candidate: IceCandidate) {
+        let _ = self.commands.send(Command::RemoteCandidate(candidate));
+    }
+
+    /// Marks the participant's track `track_id` as their screen (announced before the offer
+    /// that carries it).
+    pub fn screen_track(&self, track_id: String) {
+        let _ = self.commands.send(Command::ScreenTrack(track_id));
+    }
+
+    pub(crate) fn subscribe(&self, publication: Arc<Publication>) {
+        let _ = self.commands.send(Command::Subscribe(publication));
+    }
+
+    pub(crate) fn unsubscribe(&self, key: PublicationKey) {
+        let _ = self.commands.send(Command::Unsubscribe(key));
+    }
+
+    /// Closes the connection (its publications stay with the room).
+    pub(crate) fn close(&self) {
+        let _ = self.commands.send(Command::Close);
+    }
+}

@@ -1,0 +1,257 @@
+//! A published track: one participant's microphone, camera or screen. It outlives the
+//! participant's connection (a reconnect within the grace period swaps its feed), and fans each
+//! packet out to its subscribers — legs towards other participants, and recorders.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
+use tokio::sync::{Notify, mpsc};
+use uuid::Uuid;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+
+use crate::keyframe::KeyframeThrottle;
+use crate::metrics::SfuMetrics;
+
+/// What a participant publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    /// Their microphone.
+    Microphone,
+    /// Their camera.
+    Camera,
+    /// Their shared screen.
+    Screen,
+}
+
+impl Source {
+    /// The lower-case name used in stream ids and recordings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Microphone => "microphone",
+            Self::Camera => "camera",
+            Self::Screen => "screen",
+        }
+    }
+}
+
+/// Which publication: whose, and what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PublicationKey {
+    /// The publisher.
+    pub user: Uuid,
+    /// What they publish.
+    pub source: Source,
+}
+
+impl PublicationKey {
+    /// The stream id subscribers see (`<user id>:<source>`), so a client can tell whose media
+    /// arrived and what it is.
+    pub fn stream_id(&self) -> String {
+        format!("{}:{}", self.user, self.source.as_str())
+    }
+}
+
+/// One receiver of a publication's packets.
+struct Subscriber {
+    id: u64,
+    queue: mpsc::Sender<rtp::Packet>,
+}
+
+/// The publisher's current incoming track.
+struct Feed {
+    track: Arc<dyn TrackRemote>,
+    ssrc: u32,
+}
+
+/// A published track and everyone receiving it.
+pub struct Publication {
+    key: PublicationKey,
+    kind: RtpCodecKind,
+    codec: RTCRtpCodec,
+    subscribers: ArcSwap<Vec<Subscriber>>,
+    next_subscriber: AtomicU64,
+    feed: ArcSwapOption<Feed>,
+    paused: AtomicBool,
+    ended: AtomicBool,
+    keyframes: KeyframeThrottle,
+    keyframe_wanted: Arc<Notify>,
+    metrics: Arc<SfuMetrics>,
+    queue_depth: usize,
+}
+
+/// A subscription: the queue packets arrive on, and the id to unsubscribe with.
+pub struct Subscription {
+    /// Pass to [`Publication::unsubscribe`].
+    pub id: u64,
+    /// Packets, as the publisher sent them (header extensions removed).
+    pub packets: mpsc::Receiver<rtp::Packet>,
+}
+
+impl Publication {
+    pub(crate) fn new(
+        key: PublicationKey,
+        kind: RtpCodecKind,
+        codec: RTCRtpCodec,
+        config: &crate::SfuConfig,
+        metrics: Arc<SfuMetrics>,
+    ) -> Arc<Self> {
+        let publication = Arc::new(Self {
+            key,
+            kind,
+            codec,
+            subscribers: ArcSwap::from_pointee(Vec::new()),
+            next_subscriber: AtomicU64::new(1),
+            feed: ArcSwapOption::empty(),
+            paused: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
+            keyframes: KeyframeThrottle::new(config.keyframe_interval),
+            keyframe_wanted: Arc::new(Notify::new()),
+            metrics,
+            queue_depth: config.subscriber_queue,
+        });
+        if kind == RtpCodecKind::Video {
+            tokio::spawn(request_keyframes(Arc::downgrade(&publication), publication.keyframe_wanted.clone()));
+        }
+        publication
+    }
+
+    /// Whose and what.
+    pub fn key(&self) -> PublicationKey {
+        self.key
+    }
+
+    /// Audio or video.
+    pub fn kind(&self) -> RtpCodecKind {
+        self.kind
+    }
+
+    /// The codec packets are in (Opus or VP8).
+    pub fn codec(&self) -> &RTCRtpCodec {
+        &self.codec
+    }
+
+    /// Starts receiving packets; the queue holds the configured depth, beyond which packets for
+    /// this subscriber are dropped and counted.
+    pub fn subscribe(&self) -> Subscription {
+        let (queue, packets) = mpsc::channel(self.queue_depth);
+        let id = self.next_subscriber.fetch_add(1, Ordering::Relaxed);
+        self.subscribers.rcu(|current| {
+            let mut next: Vec<Subscriber> = current.iter().map(|s| Subscriber { id: s.id, queue: s.queue.clone() }).collect();
+            next.push(Subscriber { id, queue: queue.clone() });
+            next
+        });
+        self.request_keyframe();
+        Subscription { id, packets }
+    }
+
+    /// Stops sending packets to subscription `id`.
+    pub fn unsubscribe(&self, id: u64) {
+        self.subscribers.rcu(|current| {
+            current.iter().filter(|s| s.id != id).map(|s| Subscriber { id: s.id, queue: s.queue.clone() }).collect::<Vec<_>>()
+        });
+    }
+
+    /// Holds back (or resumes) forwarding, e.g. while a host has muted the publisher.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Relaxed);
+    }
+
+    /// Whether forwarding is held back.
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
+    }
+
+    /// Asks the publisher for a keyframe (video only; throttled).
+    pub fn request_keyframe(&self) {
+        if self.kind == RtpCodecKind::Video && self.keyframes.allow(Instant::now()) {
+            self.keyframe_wanted.notify_one();
+        }
+    }
+
+    /// Replaces the feed with `track` and forwards its packets until it ends.
+    pub(crate) fn attach(self: &Arc<Self>, track: Arc<dyn TrackRemote>, ssrc: u32) {
+        self.feed.store(Some(Arc::new(Feed { track: track.clone(), ssrc })));
+        self.request_keyframe();
+        tokio::spawn(forward(Arc::clone(self), track));
+    }
+
+    /// Ends forwarding: subscribers' queues close once the feed stops.
+    pub(crate) fn end(&self) {
+        self.ended.store(true, Ordering::Relaxed);
+        self.feed.store(None);
+        self.subscribers.store(Arc::new(Vec::new()));
+        // Wakes the keyframe task so it notices the publication is gone.
+        self.keyframe_wanted.notify_one();
+    }
+
+    /// Fans one packet out to every subscriber without waiting for any of them.
+    fn fan_out(&self, packet: &rtp::Packet) {
+        let subscribers = self.subscribers.load();
+        for subscriber in subscribers.iter() {
+            match subscriber.queue.try_send(packet.clone()) {
+                Ok(()) => self.metrics.forwarded.increment(1),
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    self.metrics.dropped.increment(1);
+                    if self.kind == RtpCodecKind::Video {
+                        self.request_keyframe();
+                    }
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+    }
+
+    fn is_current(&self, track: &Arc<dyn TrackRemote>) -> bool {
+        self.feed.load().as_ref().is_some_and(|feed| Arc::ptr_eq(&feed.track, track))
+    }
+}
+
+/// Reads one feed and fans its packets out, until the feed ends or is replaced.
+async fn forward(publication: Arc<Publication>, track: Arc<dyn TrackRemote>) {
+    while let Some(event) = track.poll().await {
+        let TrackRemoteEvent::OnRtpPacket(mut packet) = event else { continue };
+        publication.metrics.received.increment(1);
+        if !publication.is_current(&track) {
+            break;
+        }
+        if publication.is_paused() {
+            continue;
+        }
+        // Extension ids are negotiated per connection and some (TWCC, mid) are per transport:
+        // none of them may travel on. Clearing keeps clones allocation-free.
+        packet.header.extensions.clear();
+        packet.header.extension = false;
+        packet.header.extension_profile = 0;
+        publication.fan_out(&packet);
+    }
+}
+
+/// Sends a PLI to the current feed whenever a keyframe is wanted, until the publication ends.
+async fn request_keyframes(publication: std::sync::Weak<Publication>, wanted: Arc<Notify>) {
+    loop {
+        wanted.notified().await;
+        let Some(strong) = publication.upgrade() else { return };
+        if strong.ended.load(Ordering::Relaxed) {
+            return;
+        }
+        let feed = strong.feed.load_full();
+        drop(strong);
+        // No feed yet (the publisher's track is being attached): nothing to ask.
+        let Some(feed) = feed else { continue };
+        let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: feed.ssrc };
+        if let Err(error) = feed.track.write_rtcp(vec![Box::new(pli)]).await {
+            tracing::debug!(%error, "keyframe request not sent");
+        }
+    }
+}
+
+impl Drop for Publication {
+    fn drop(&mut self) {
+        self.keyframe_wanted.notify_one();
+    }
+}
