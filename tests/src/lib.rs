@@ -4,6 +4,8 @@
 //! and exports their URLs.
 
 mod database;
+pub mod media;
+pub mod room;
 mod users;
 
 use std::net::SocketAddr;
@@ -23,6 +25,11 @@ pub fn service_url(variable: &str) -> String {
     std::env::var(variable).unwrap_or_else(|_| {
         panic!("{variable} is not set: run the tests with `cargo xtask test`, which starts PostgreSQL, Redis and S3 for them")
     })
+}
+
+/// The Ogg/Opus fixture `cargo xtask test` generates (5 s of a 440 Hz tone, 20 ms packets).
+pub fn opus_fixture() -> std::path::PathBuf {
+    service_url("MIT_TEST_OPUS_FIXTURE").into()
 }
 
 /// A running server with its own database.

@@ -3,6 +3,7 @@
 mod bench;
 mod contract_cmd;
 mod dev_cmd;
+mod fixtures;
 mod process;
 mod schemathesis;
 mod services;

@@ -10,8 +10,8 @@ use clap::Args;
 use crate::contract_cmd::{ContractCommand, run_contract};
 use crate::process::run;
 use crate::services::{Postgres, Redis};
-use crate::tools::{POSTGRESQL, REDIS, ensure_packages};
-use crate::{schemathesis, workspace_root};
+use crate::tools::{OPUS_TOOLS, POSTGRESQL, REDIS, ensure_packages};
+use crate::{fixtures, schemathesis, workspace_root};
 
 /// Options of `cargo xtask test`.
 #[derive(Args)]
@@ -30,7 +30,8 @@ pub struct TestOptions {
 /// Runs the whole suite; every step's wall time is printed at the end.
 pub fn run_tests(options: TestOptions) -> Result<()> {
     let mut timings = Timings::default();
-    timings.step("install services", || ensure_packages(&[POSTGRESQL, REDIS]))?;
+    timings.step("install tools", || ensure_packages(&[POSTGRESQL, REDIS, OPUS_TOOLS]))?;
+    let fixture = timings.step("media fixtures", fixtures::opus_fixture)?;
     if !options.skip_lints {
         timings.step("rustfmt", || run(cargo().args(["fmt", "--all", "--check"])))?;
         timings.step("clippy", || run(cargo().args(["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"])))?;
@@ -38,7 +39,11 @@ pub fn run_tests(options: TestOptions) -> Result<()> {
     timings.step("contract check", || run_contract(ContractCommand::Check { dir: None, base: None, allow_breaking: false }))?;
     let postgres = timings.step("start PostgreSQL", || Postgres::start(&scratch_dir("postgres"), true))?;
     let redis = timings.step("start Redis", Redis::start)?;
-    let env = [("MIT_TEST_POSTGRES_URL", postgres.url("postgres")), ("MIT_TEST_REDIS_URL", redis.url())];
+    let env = [
+        ("MIT_TEST_POSTGRES_URL", postgres.url("postgres")),
+        ("MIT_TEST_REDIS_URL", redis.url()),
+        ("MIT_TEST_OPUS_FIXTURE", fixture.display().to_string()),
+    ];
     timings.step("test suite", || run(test_runner(&options.runner_args).envs(env.iter().map(|(k, v)| (k, v)))))?;
     if !options.skip_schemathesis {
         timings.step("schemathesis", || schemathesis::run_schemathesis(&postgres))?;
@@ -51,11 +56,13 @@ pub fn run_tests(options: TestOptions) -> Result<()> {
 
 /// Starts the test services, prints `export …` lines for them, and waits for Ctrl-C.
 pub fn hold_services() -> Result<()> {
-    ensure_packages(&[POSTGRESQL, REDIS])?;
+    ensure_packages(&[POSTGRESQL, REDIS, OPUS_TOOLS])?;
+    let fixture = fixtures::opus_fixture()?;
     let postgres = Postgres::start(&scratch_dir("postgres"), true)?;
     let redis = Redis::start()?;
     println!("export MIT_TEST_POSTGRES_URL={}", postgres.url("postgres"));
     println!("export MIT_TEST_REDIS_URL={}", redis.url());
+    println!("export MIT_TEST_OPUS_FIXTURE={}", fixture.display());
     eprintln!("services are up; press Ctrl-C (or close stdin) to stop them");
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let on_signal = stop.clone();

@@ -22,6 +22,8 @@ pub struct Package {
 pub const POSTGRESQL: Package = Package { name: "postgresql", provides: "/usr/lib/postgresql" };
 /// Redis.
 pub const REDIS: Package = Package { name: "redis-server", provides: "redis-server" };
+/// `opusenc` and `opusinfo`, for the Ogg/Opus fixture and checking recordings.
+pub const OPUS_TOOLS: Package = Package { name: "opus-tools", provides: "opusenc" };
 
 /// Where cached tools live.
 pub fn tools_dir() -> PathBuf {

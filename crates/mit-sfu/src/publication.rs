@@ -255,3 +255,57 @@ impl Drop for Publication {
         self.keyframe_wanted.notify_one();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn microphone(queue: usize) -> Arc<Publication> {
+        let mut config = crate::SfuConfig::new(std::net::IpAddr::from([127, 0, 0, 1]), 40000..=40001);
+        config.subscriber_queue = queue;
+        let key = PublicationKey { user: Uuid::nil(), source: Source::Microphone };
+        Publication::new(key, RtpCodecKind::Audio, crate::opus(), &config, Arc::new(SfuMetrics::new()))
+    }
+
+    fn packet(seq: u16) -> rtp::Packet {
+        rtp::Packet { header: rtp::header::Header { sequence_number: seq, ..Default::default() }, payload: Bytes::from_static(&[1, 2, 3]) }
+    }
+
+    #[test]
+    fn a_stalled_subscriber_loses_its_own_packets_and_nobody_elses() {
+        let publication = microphone(8);
+        let mut stalled = publication.subscribe();
+        let mut live = publication.subscribe();
+        for seq in 0..100 {
+            publication.fan_out(&packet(seq));
+            let received = live.packets.try_recv().expect("the live subscriber gets every packet at once");
+            assert_eq!(received.header.sequence_number, seq);
+        }
+        let mut queued = 0;
+        while stalled.packets.try_recv().is_ok() {
+            queued += 1;
+        }
+        assert_eq!(queued, 8, "the stalled subscriber kept only its queue's worth");
+    }
+
+    #[test]
+    fn unsubscribing_stops_delivery() {
+        let publication = microphone(8);
+        let mut subscription = publication.subscribe();
+        publication.unsubscribe(subscription.id);
+        publication.fan_out(&packet(1));
+        assert!(subscription.packets.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_publication_paused_by_a_host_still_accepts_subscribers() {
+        let publication = microphone(8);
+        publication.set_paused(true);
+        assert!(publication.is_paused());
+        let _subscription = publication.subscribe();
+        publication.set_paused(false);
+        assert!(!publication.is_paused());
+    }
+}

@@ -170,10 +170,11 @@ impl MediaRoom {
                 if created { state.peers.values().filter(|p| p.user() != user).cloned().collect() } else { Vec::new() };
             (publication, created, peers)
         };
-        publication.attach(track, ssrc);
+        // Subscribe everyone before the feed starts, so they get its first packet.
         for peer in peers {
             peer.subscribe(publication.clone());
         }
+        publication.attach(track, ssrc);
         if let Some(observer) = &self.observer {
             observer.publication_started(&publication, !created);
         }

@@ -198,7 +198,11 @@ impl Connection {
             ClientMessage::ScreenShareStop => self.room.set_screen(user, false),
             ClientMessage::ForceMute { target, muted } => self.force_mute(target, muted).await,
             ClientMessage::Chat { text } => self.chat(&text).await,
-            ClientMessage::Leave => return Some(Exit::Left),
+            ClientMessage::Leave => {
+                let _ = self.sink.send(Message::close_with(1000u16, "left the meeting")).await;
+                let _ = self.sink.close().await;
+                return Some(Exit::Left);
+            }
             ClientMessage::Pong => {}
         }
         None

@@ -18,7 +18,7 @@ use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit}
 use super::{Command, ConnectionState, IceCandidate, PeerEvent};
 use crate::Shared;
 use crate::leg::Leg;
-use crate::publication::{Publication, PublicationKey, Source};
+use crate::publication::{Publication, PublicationKey, Source, Subscription};
 use crate::room::MediaRoom;
 
 /// The longest wait for host candidates before a description is sent anyway (the rest trickle).
@@ -80,7 +80,7 @@ impl Actor {
                 Command::ScreenTrack(track_id) => {
                     self.screen_tracks.insert(track_id);
                 }
-                Command::Subscribe(publication) => self.subscribe(publication).await,
+                Command::Subscribe(publication, subscription) => self.subscribe(publication, subscription).await,
                 Command::Unsubscribe(key) => self.unsubscribe(key).await,
                 Command::TrackArrived(track) => self.track_arrived(track).await,
                 Command::LocalCandidate(candidate) => self.local_candidate(candidate),
@@ -190,12 +190,13 @@ impl Actor {
         self.emit(PeerEvent::Connection(state));
     }
 
-    async fn subscribe(&mut self, publication: Arc<Publication>) {
+    async fn subscribe(&mut self, publication: Arc<Publication>, subscription: Subscription) {
         let key = publication.key();
         if key.user == self.user || self.legs.contains_key(&key) {
+            publication.unsubscribe(subscription.id);
             return;
         }
-        let mut leg = Leg::new(publication);
+        let mut leg = Leg::new(publication, subscription);
         let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Sendonly, streams: vec![], send_encodings: vec![] };
         // A transceiver of its own: `add_track` would reuse the transceiver of the client's own
         // published track of that kind and break its direction.

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{RTCIceCandidateInit, RTCPeerConnectionState};
 
-use crate::publication::{Publication, PublicationKey};
+use crate::publication::{Publication, PublicationKey, Subscription};
 use crate::room::MediaRoom;
 use crate::{SfuError, Shared};
 
@@ -65,7 +65,7 @@ pub(crate) enum Command {
     RemoteAnswer(String),
     RemoteCandidate(IceCandidate),
     ScreenTrack(String),
-    Subscribe(Arc<Publication>),
+    Subscribe(Arc<Publication>, Subscription),
     Unsubscribe(PublicationKey),
     TrackArrived(Arc<dyn TrackRemote>),
     LocalCandidate(RTCIceCandidateInit),
@@ -130,8 +130,13 @@ impl MediaPeer {
         let _ = self.commands.send(Command::ScreenTrack(track_id));
     }
 
+    /// Delivers `publication` to this participant; the subscription starts queueing at once.
     pub(crate) fn subscribe(&self, publication: Arc<Publication>) {
-        let _ = self.commands.send(Command::Subscribe(publication));
+        let subscription = publication.subscribe();
+        let id = subscription.id;
+        if self.commands.send(Command::Subscribe(publication.clone(), subscription)).is_err() {
+            publication.unsubscribe(id);
+        }
     }
 
     pub(crate) fn unsubscribe(&self, key: PublicationKey) {

@@ -1,0 +1,214 @@
+//! Media through the SFU with real webrtc-rs peers on loopback: forwarding to everyone else,
+//! renegotiation as people come and go, screen share, moderation, reconnection, and teardown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mit_client::types;
+use mit_tests::media::{MediaClient, play_ogg, send_synthetic};
+use mit_tests::room::RoomClient;
+use mit_tests::{TestApp, TestUser, opus_fixture};
+use serde_json::json;
+use webrtc::peer_connection::RTCPeerConnectionState;
+
+use crate::meetings::meeting;
+
+const PACE: Duration = Duration::from_millis(20);
+const SETTLE: Duration = Duration::from_secs(10);
+
+async fn running(host: &TestUser, others: &[&TestUser]) -> types::Meeting {
+    let m = meeting(host, "Call", others).await;
+    host.client.start_meeting().meeting_id(m.id).send().await.expect("start").into_inner()
+}
+
+fn stream(user: &TestUser, source: &str) -> String {
+    format!("{}:{source}", user.id)
+}
+
+/// Enters the room with `media` (its tracks already added), makes the first offer, and waits
+/// for the connection.
+async fn connect(user: &TestUser, meeting: uuid::Uuid, media: Arc<MediaClient>) -> RoomClient {
+    let mut room = RoomClient::join_with_media(user, meeting, media).await;
+    room.expect("room-info").await;
+    room.negotiate().await;
+    assert!(room.media().wait_for_state(RTCPeerConnectionState::Connected, SETTLE).await, "{} connects", user.name);
+    room
+}
+
+async fn receive_only() -> Arc<MediaClient> {
+    let media = MediaClient::new().await;
+    media.receive_only().await;
+    media
+}
+
+/// Whether the count of `stream_id` stays put for a second.
+async fn stays_silent(media: &MediaClient, stream_id: &str) -> bool {
+    let before = media.packets(stream_id);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    media.packets(stream_id) == before
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ogg_opus_microphone_reaches_every_other_participant() {
+    let app = TestApp::spawn().await;
+    let (host, guest, listener) = (app.register("Host").await, app.register("Guest").await, app.register("Listener").await);
+    let m = running(&host, &[&guest, &listener]).await;
+    let b = connect(&guest, m.id, receive_only().await).await;
+    let c = connect(&listener, m.id, receive_only().await).await;
+    let a_media = MediaClient::new().await;
+    let microphone = a_media.microphone("mic").await;
+    let a = connect(&host, m.id, a_media).await;
+    let sent = play_ogg(&microphone, &opus_fixture()).await;
+    assert!(sent >= 240, "the 5 s fixture has 250 packets; sent {sent}");
+    let microphone_stream = stream(&host, "microphone");
+    for (name, client) in [("guest", &b), ("listener", &c)] {
+        let received = client.media().wait_for_packets(&microphone_stream, u64::from(sent), SETTLE).await;
+        assert_eq!(received, u64::from(sent), "{name} received every packet");
+    }
+    assert!(a.media().streams().is_empty(), "nobody hears themselves: {:?}", a.media().streams());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn someone_joining_mid_meeting_gets_the_running_tracks() {
+    let app = TestApp::spawn().await;
+    let (host, late) = (app.register("Host").await, app.register("Late").await);
+    let m = running(&host, &[&late]).await;
+    let a_media = MediaClient::new().await;
+    let microphone = a_media.microphone("mic").await;
+    let _a = connect(&host, m.id, a_media).await;
+    let sending = tokio::spawn(async move { send_synthetic(&microphone, 300, PACE).await });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let b = connect(&late, m.id, receive_only().await).await;
+    let received = b.media().wait_for_packets(&stream(&host, "microphone"), 100, SETTLE).await;
+    assert!(received >= 100, "the late joiner receives the running microphone ({received})");
+    assert!(b.server_offers() >= 1, "the server renegotiated to add the track");
+    sending.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leaving_mid_meeting_renegotiates_the_others() {
+    let app = TestApp::spawn().await;
+    let (host, guest) = (app.register("Host").await, app.register("Guest").await);
+    let m = running(&host, &[&guest]).await;
+    let a = connect(&host, m.id, receive_only().await).await;
+    let b_media = MediaClient::new().await;
+    let microphone = b_media.microphone("mic").await;
+    let mut b = connect(&guest, m.id, b_media).await;
+    let sending = tokio::spawn(async move { send_synthetic(&microphone, 500, PACE).await });
+    a.media().wait_for_packets(&stream(&guest, "microphone"), 25, SETTLE).await;
+    let offers = a.server_offers();
+    b.send(json!({"type": "leave"}));
+    assert_eq!(b.expect_close().await.0, 1000);
+    assert!(a.wait_for_server_offer_after(offers).await, "the server renegotiates to drop the departed track");
+    assert!(stays_silent(a.media(), &stream(&guest, "microphone")).await);
+    sending.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kick_and_an_end_cut_the_media() {
+    let app = TestApp::spawn().await;
+    let (host, guest, other) = (app.register("Host").await, app.register("Guest").await, app.register("Other").await);
+    let m = running(&host, &[&guest, &other]).await;
+    let a_media = MediaClient::new().await;
+    let microphone = a_media.microphone("mic").await;
+    let _a = connect(&host, m.id, a_media).await;
+    let mut b = connect(&guest, m.id, receive_only().await).await;
+    let mut c = connect(&other, m.id, receive_only().await).await;
+    let sending = tokio::spawn(async move { send_synthetic(&microphone, 1000, PACE).await });
+    let microphone_stream = stream(&host, "microphone");
+    b.media().wait_for_packets(&microphone_stream, 25, SETTLE).await;
+    c.media().wait_for_packets(&microphone_stream, 25, SETTLE).await;
+
+    host.client.remove_participant().meeting_id(m.id).user_id(guest.id).send().await.expect("kick");
+    assert_eq!(b.expect_close().await.0, 4008);
+    assert!(stays_silent(b.media(), &microphone_stream).await, "the kicked participant's media stops");
+    let before = c.media().packets(&microphone_stream);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(c.media().packets(&microphone_stream) > before, "the others keep receiving");
+
+    host.client.end_meeting().meeting_id(m.id).send().await.expect("end");
+    c.expect("meeting-ended").await;
+    assert_eq!(c.expect_close().await.0, 1000);
+    assert!(stays_silent(c.media(), &microphone_stream).await, "ending the meeting stops all media");
+    sending.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_screen_share_is_a_second_video_track() {
+    let app = TestApp::spawn().await;
+    let (host, guest) = (app.register("Host").await, app.register("Guest").await);
+    let m = running(&host, &[&guest]).await;
+    let mut b = connect(&guest, m.id, receive_only().await).await;
+    let a_media = MediaClient::new().await;
+    let camera = a_media.video("camera-1").await;
+    let a = connect(&host, m.id, a_media.clone()).await;
+    let camera_sending = tokio::spawn(async move { send_synthetic(&camera, 400, Duration::from_millis(33)).await });
+
+    a.send(json!({"type": "screen-share-start", "track_id": "screen-1"}));
+    let screen = a_media.video("screen-1").await;
+    a.negotiate().await;
+    assert_eq!(b.expect("screen-share-started").await["user_id"], host.id.to_string());
+    let screen_sending = tokio::spawn(async move { send_synthetic(&screen, 400, Duration::from_millis(66)).await });
+    assert!(b.media().wait_for_packets(&stream(&host, "camera"), 30, SETTLE).await >= 30, "the camera arrives");
+    assert!(b.media().wait_for_packets(&stream(&host, "screen"), 15, SETTLE).await >= 15, "the screen arrives as its own stream");
+
+    let offers = b.server_offers();
+    a.send(json!({"type": "screen-share-stop"}));
+    assert_eq!(b.expect("screen-share-stopped").await["user_id"], host.id.to_string());
+    assert!(b.wait_for_server_offer_after(offers).await, "the screen's track is negotiated away");
+    assert!(stays_silent(b.media(), &stream(&host, "screen")).await);
+    camera_sending.abort();
+    screen_sending.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_host_mute_holds_the_microphone_back_until_it_is_turned_on_again() {
+    let app = TestApp::spawn().await;
+    let (host, guest) = (app.register("Host").await, app.register("Guest").await);
+    let m = running(&host, &[&guest]).await;
+    let a = connect(&host, m.id, receive_only().await).await;
+    let b_media = MediaClient::new().await;
+    let microphone = b_media.microphone("mic").await;
+    let mut b = connect(&guest, m.id, b_media).await;
+    let sending = tokio::spawn(async move { send_synthetic(&microphone, 1000, PACE).await });
+    let guest_microphone = stream(&guest, "microphone");
+    a.media().wait_for_packets(&guest_microphone, 25, SETTLE).await;
+
+    a.send(json!({"type": "force-mute", "target": guest.id, "muted": true}));
+    assert_eq!(b.expect("force-muted").await["muted"], true);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(stays_silent(a.media(), &guest_microphone).await, "a muted microphone is not forwarded");
+
+    b.send(json!({"type": "media-state", "audio": true, "video": false}));
+    let before = a.media().packets(&guest_microphone);
+    assert!(a.media().wait_for_packets(&guest_microphone, before + 25, SETTLE).await >= before + 25, "unmuting resumes forwarding");
+    sending.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reconnect_within_the_grace_period_resumes_the_same_stream() {
+    let app = TestApp::spawn_with(&[("ROOM_GRACE_SECONDS", "10")]).await;
+    let (host, guest) = (app.register("Host").await, app.register("Guest").await);
+    let m = running(&host, &[&guest]).await;
+    let mut a = connect(&host, m.id, receive_only().await).await;
+    let b_media = MediaClient::new().await;
+    let microphone = b_media.microphone("mic").await;
+    let b = connect(&guest, m.id, b_media.clone()).await;
+    let first = tokio::spawn(async move { send_synthetic(&microphone, 1000, PACE).await });
+    let guest_microphone = stream(&guest, "microphone");
+    a.media().wait_for_packets(&guest_microphone, 25, SETTLE).await;
+    let offers_before = a.server_offers();
+
+    b.drop_connection();
+    first.abort();
+    b_media.close().await;
+    let again = MediaClient::new().await;
+    let microphone = again.microphone("mic").await;
+    let _b2 = connect(&guest, m.id, again).await;
+    let second = tokio::spawn(async move { send_synthetic(&microphone, 1000, PACE).await });
+    let before = a.media().packets(&guest_microphone);
+    assert!(a.media().wait_for_packets(&guest_microphone, before + 50, SETTLE).await >= before + 50, "the same stream carries on");
+    assert_eq!(a.server_offers(), offers_before, "the others need no renegotiation");
+    assert!(!a.receives("user-left", Duration::from_millis(500)).await);
+    second.abort();
+}
