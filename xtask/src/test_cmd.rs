@@ -10,7 +10,10 @@ use clap::Args;
 use crate::contract_cmd::{ContractCommand, run_contract};
 use crate::process::run;
 use crate::services::{Postgres, Redis};
-use crate::tools::{OPUS_TOOLS, POSTGRESQL, REDIS, ensure_packages};
+use crate::tools::{CHROMIUM, OPUS_TOOLS, POSTGRESQL, REDIS, ensure_packages, npm_package};
+
+/// playwright-core drives Debian's Chromium (its own browser download is not reachable).
+const PLAYWRIGHT_VERSION: &str = "1.64.1";
 use crate::{fixtures, schemathesis, workspace_root};
 
 /// Options of `cargo xtask test`.
@@ -30,7 +33,8 @@ pub struct TestOptions {
 /// Runs the whole suite; every step's wall time is printed at the end.
 pub fn run_tests(options: TestOptions) -> Result<()> {
     let mut timings = Timings::default();
-    timings.step("install tools", || ensure_packages(&[POSTGRESQL, REDIS, OPUS_TOOLS]))?;
+    timings.step("install tools", || ensure_packages(&[POSTGRESQL, REDIS, OPUS_TOOLS, CHROMIUM]))?;
+    let playwright = timings.step("install playwright-core", || npm_package("playwright-core", PLAYWRIGHT_VERSION))?;
     let fixture = timings.step("media fixtures", fixtures::opus_fixture)?;
     if !options.skip_lints {
         timings.step("rustfmt", || run(cargo().args(["fmt", "--all", "--check"])))?;
@@ -43,6 +47,8 @@ pub fn run_tests(options: TestOptions) -> Result<()> {
         ("MIT_TEST_POSTGRES_URL", postgres.url("postgres")),
         ("MIT_TEST_REDIS_URL", redis.url()),
         ("MIT_TEST_OPUS_FIXTURE", fixture.display().to_string()),
+        ("MIT_TEST_PLAYWRIGHT", playwright.display().to_string()),
+        ("MIT_TEST_CHROMIUM", CHROMIUM.provides.to_string()),
     ];
     timings.step("test suite", || run(test_runner(&options.runner_args).envs(env.iter().map(|(k, v)| (k, v)))))?;
     if !options.skip_schemathesis {
@@ -56,13 +62,16 @@ pub fn run_tests(options: TestOptions) -> Result<()> {
 
 /// Starts the test services, prints `export …` lines for them, and waits for Ctrl-C.
 pub fn hold_services() -> Result<()> {
-    ensure_packages(&[POSTGRESQL, REDIS, OPUS_TOOLS])?;
+    ensure_packages(&[POSTGRESQL, REDIS, OPUS_TOOLS, CHROMIUM])?;
     let fixture = fixtures::opus_fixture()?;
+    let playwright = npm_package("playwright-core", PLAYWRIGHT_VERSION)?;
     let postgres = Postgres::start(&scratch_dir("postgres"), true)?;
     let redis = Redis::start()?;
     println!("export MIT_TEST_POSTGRES_URL={}", postgres.url("postgres"));
     println!("export MIT_TEST_REDIS_URL={}", redis.url());
     println!("export MIT_TEST_OPUS_FIXTURE={}", fixture.display());
+    println!("export MIT_TEST_PLAYWRIGHT={}", playwright.display());
+    println!("export MIT_TEST_CHROMIUM={}", CHROMIUM.provides);
     eprintln!("services are up; press Ctrl-C (or close stdin) to stop them");
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let on_signal = stop.clone();

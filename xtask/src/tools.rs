@@ -22,6 +22,8 @@ pub struct Package {
 pub const POSTGRESQL: Package = Package { name: "postgresql", provides: "/usr/lib/postgresql" };
 /// Redis.
 pub const REDIS: Package = Package { name: "redis-server", provides: "redis-server" };
+/// Headless Chromium for the browser test.
+pub const CHROMIUM: Package = Package { name: "chromium", provides: "/usr/bin/chromium" };
 /// `opusenc` and `opusinfo`, for the Ogg/Opus fixture and checking recordings.
 pub const OPUS_TOOLS: Package = Package { name: "opus-tools", provides: "opusenc" };
 
@@ -80,4 +82,24 @@ pub fn postgres_bin_dir() -> Result<PathBuf> {
         Some((_, bin)) => Ok(bin),
         None => bail!("no PostgreSQL server under /usr/lib/postgresql (install the `postgresql` package)"),
     }
+}
+
+/// An npm package installed under the tools dir; returns its directory in `node_modules`.
+pub fn npm_package(name: &str, version: &str) -> Result<PathBuf> {
+    let prefix = tools_dir().join("npm");
+    let package = prefix.join("node_modules").join(name);
+    let manifest = std::fs::read_to_string(package.join("package.json")).unwrap_or_default();
+    if manifest.contains(&format!("\"version\": \"{version}\"")) {
+        return Ok(package);
+    }
+    if !on_path("npm") {
+        bail!("npm is missing: install Node.js (the Debian `nodejs` and `npm` packages)");
+    }
+    eprintln!("installing {name}@{version} from npm");
+    std::fs::create_dir_all(&prefix)?;
+    run(Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+        .arg(&prefix)
+        .arg(format!("{name}@{version}")))?;
+    Ok(package)
 }

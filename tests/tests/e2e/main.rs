@@ -1,6 +1,7 @@
 //! End-to-end tests: the generated client and raw HTTP against the real server and PostgreSQL.
 
 mod auth;
+mod browser;
 mod chat;
 mod contract_drift;
 mod errors;

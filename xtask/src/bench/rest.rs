@@ -57,7 +57,10 @@ pub fn run_rest(seconds: u32, connections: u32) -> Result<()> {
     Ok(())
 }
 
-fn seed(base: &str) -> Result<(Vec<Seeded>, Vec<(usize, String)>)> {
+/// Meetings as (index of the owning user, meeting id).
+type SeededMeetings = Vec<(usize, String)>;
+
+fn seed(base: &str) -> Result<(Vec<Seeded>, SeededMeetings)> {
     let mut users = Vec::with_capacity(USERS);
     for i in 0..USERS {
         users.push(register(base, &format!("bench-user-{i}"))?);

@@ -121,7 +121,7 @@ impl MeetingStore for PgStore {
         .load(&mut conn)
         .await
         .map_err(store_error)?;
-        let total = match rows.iter().next() {
+        let total = match <[ListedMeetingRow]>::first(&rows) {
             Some(row) => row.total,
             // Past the last page the window count has no row to ride on.
             None => {

@@ -1,0 +1,76 @@
+//! One real browser: headless Chromium (Debian's, with fake devices) opens a plain page that signs
+//! in, joins through the API and the WebSocket, and publishes its microphone and camera; a
+//! webrtc-rs participant in the same meeting receives both, and the browser receives its audio.
+
+use std::time::Duration;
+
+use mit_tests::TestApp;
+use mit_tests::media::{MediaClient, send_synthetic};
+use mit_tests::room::RoomClient;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::{Route, get, handler, web::Html};
+use webrtc::peer_connection::RTCPeerConnectionState;
+
+use crate::meetings::meeting;
+
+#[handler]
+fn page() -> Html<&'static str> {
+    Html(include_str!("../../browser/page.html"))
+}
+
+/// Serves the test page on a port of its own (another origin than the API, as in production).
+async fn serve_page() -> String {
+    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("a port for the page");
+    let address = acceptor.local_addr().into_iter().find_map(|a| a.as_socket_addr().copied()).expect("an address");
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(Route::new().at("/", get(page))));
+    format!("http://{address}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_publishes_to_and_hears_a_webrtc_rs_participant() {
+    let page_origin = serve_page().await;
+    let app = TestApp::spawn_with(&[("CORS_ORIGINS", &page_origin)]).await;
+    let (host, browser_user) = (app.register("Host").await, app.register("Browser").await);
+    let m = meeting(&host, "Browser call", &[&browser_user]).await;
+    host.client.start_meeting().meeting_id(m.id).send().await.expect("start");
+
+    let host_media = MediaClient::new().await;
+    let microphone = host_media.microphone("mic").await;
+    let mut host_room = RoomClient::join_with_media(&host, m.id, host_media).await;
+    host_room.expect("room-info").await;
+    host_room.negotiate().await;
+    assert!(host_room.media().wait_for_state(RTCPeerConnectionState::Connected, Duration::from_secs(10)).await);
+    let speaking = tokio::spawn(async move { send_synthetic(&microphone, 3000, Duration::from_millis(20)).await });
+
+    let url = format!(
+        "{page_origin}/?api={}&email={}&password={}&meeting={}",
+        app.base_url,
+        browser_user.email,
+        browser_user.password.replace(' ', "%20"),
+        m.id
+    );
+    let driver = tokio::process::Command::new("node")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/browser/driver.cjs"))
+        .arg(&url)
+        .arg("50")
+        .env("PLAYWRIGHT_CORE", mit_tests::service_url("MIT_TEST_PLAYWRIGHT"))
+        .env("CHROMIUM", mit_tests::service_url("MIT_TEST_CHROMIUM"))
+        .output();
+    let camera = format!("{}:camera", browser_user.id);
+    let voice = format!("{}:microphone", browser_user.id);
+    let (driven, heard_voice, saw_camera) = tokio::join!(
+        driver,
+        host_room.media().wait_for_packets(&voice, 50, Duration::from_secs(40)),
+        host_room.media().wait_for_packets(&camera, 50, Duration::from_secs(40)),
+    );
+    speaking.abort();
+    let driven = driven.expect("node runs");
+    let stdout = String::from_utf8_lossy(&driven.stdout);
+    assert!(driven.status.success(), "driver failed: {}\n{stdout}", String::from_utf8_lossy(&driven.stderr));
+    let state: serde_json::Value = serde_json::from_str(stdout.trim()).expect("the page state as JSON");
+    assert!(state["error"].is_null(), "the page reports {state}");
+    assert!(state["inboundAudioPackets"].as_u64().unwrap_or(0) >= 50, "the browser hears the webrtc-rs participant: {state}");
+    assert!(state["remoteStreams"].as_array().is_some_and(|s| s.iter().any(|id| id == &format!("{}:microphone", host.id))), "{state}");
+    assert!(heard_voice >= 50, "the webrtc-rs participant hears the browser ({heard_voice} packets)");
+    assert!(saw_camera >= 50, "the webrtc-rs participant sees the browser's camera ({saw_camera} packets)");
+}
