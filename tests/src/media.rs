@@ -22,9 +22,15 @@ use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit,
 
 /// Packets received, per stream id of the incoming track.
 type Counts = Arc<Mutex<HashMap<String, u64>>>;
+/// Microseconds from send to receipt of time-stamped packets (see [`send_stamped`]).
+type Latencies = Arc<Mutex<Vec<u64>>>;
+
+/// The first payload byte of a time-stamped packet.
+const STAMP: u8 = 0xa5;
 
 struct Handler {
     counts: Counts,
+    latencies: Latencies,
     gathered: watch::Sender<bool>,
     state: watch::Sender<RTCPeerConnectionState>,
 }
@@ -32,12 +38,15 @@ struct Handler {
 #[async_trait::async_trait]
 impl PeerConnectionEventHandler for Handler {
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let counts = self.counts.clone();
+        let (counts, latencies) = (self.counts.clone(), self.latencies.clone());
         tokio::spawn(async move {
             let stream = track.stream_id().await;
             while let Some(event) = track.poll().await {
-                if let TrackRemoteEvent::OnRtpPacket(_) = event {
+                if let TrackRemoteEvent::OnRtpPacket(packet) = event {
                     *counts.lock().expect("counts").entry(stream.clone()).or_default() += 1;
+                    if let Some(sent) = stamp_of(&packet.payload) {
+                        latencies.lock().expect("latencies").push(now_micros().saturating_sub(sent));
+                    }
                 }
             }
         });
@@ -77,6 +86,7 @@ pub struct MediaClient {
     /// The connection.
     pub connection: Arc<dyn PeerConnection>,
     counts: Counts,
+    latencies: Latencies,
     gathered: watch::Receiver<bool>,
     state: watch::Receiver<RTCPeerConnectionState>,
 }
@@ -88,9 +98,10 @@ impl MediaClient {
         engine.register_default_codecs().expect("codecs");
         let registry = register_default_interceptors(Registry::new(), &mut engine).expect("interceptors");
         let counts = Counts::default();
+        let latencies = Latencies::default();
         let (gathered_tx, gathered) = watch::channel(false);
         let (state_tx, state) = watch::channel(RTCPeerConnectionState::New);
-        let handler = Arc::new(Handler { counts: counts.clone(), gathered: gathered_tx, state: state_tx });
+        let handler = Arc::new(Handler { counts: counts.clone(), latencies: latencies.clone(), gathered: gathered_tx, state: state_tx });
         let connection = PeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
             .with_media_engine(engine)
@@ -100,7 +111,7 @@ impl MediaClient {
             .build()
             .await
             .expect("a client peer connection");
-        Arc::new(Self { connection: Arc::new(connection), counts, gathered, state })
+        Arc::new(Self { connection: Arc::new(connection), counts, latencies, gathered, state })
     }
 
     /// Adds a microphone track on a transceiver of its own.
@@ -206,6 +217,16 @@ impl MediaClient {
         self.counts.lock().expect("counts").get(stream_id).copied().unwrap_or(0)
     }
 
+    /// All packets received, over every stream.
+    pub fn total_packets(&self) -> u64 {
+        self.counts.lock().expect("counts").values().sum()
+    }
+
+    /// Takes the send-to-receipt latencies (µs) of time-stamped packets received so far.
+    pub fn take_latencies(&self) -> Vec<u64> {
+        std::mem::take(&mut *self.latencies.lock().expect("latencies"))
+    }
+
     /// The stream ids received so far.
     pub fn streams(&self) -> Vec<String> {
         let mut streams: Vec<String> = self.counts.lock().expect("counts").keys().cloned().collect();
@@ -265,6 +286,48 @@ pub async fn send_synthetic(outgoing: &Outgoing, count: u32, every: Duration) ->
         }
     }
     sent
+}
+
+/// Like [`send_synthetic`] for audio, with the send time in each payload so receivers can
+/// measure latency; returns packets sent.
+pub async fn send_stamped(outgoing: &Outgoing, count: u32, every: Duration) -> u32 {
+    let Some(pt) = wait_for_payload_type(outgoing).await else { return 0 };
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sent = 0;
+    let mut payload = [0u8; 12];
+    payload[0] = STAMP;
+    for i in 0..count {
+        tick.tick().await;
+        payload[1..9].copy_from_slice(&now_micros().to_be_bytes());
+        let packet = rtp::Packet {
+            header: rtp::header::Header {
+                version: 2,
+                payload_type: pt,
+                sequence_number: i as u16,
+                timestamp: i * 960,
+                ssrc: outgoing.ssrc,
+                marker: i == 0,
+                ..Default::default()
+            },
+            payload: Bytes::copy_from_slice(&payload),
+        };
+        if outgoing.track.write_rtp(packet).await.is_ok() {
+            sent += 1;
+        }
+    }
+    sent
+}
+
+fn now_micros() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}
+
+fn stamp_of(payload: &[u8]) -> Option<u64> {
+    match payload {
+        [STAMP, rest @ ..] if rest.len() >= 8 => Some(u64::from_be_bytes(rest[..8].try_into().ok()?)),
+        _ => None,
+    }
 }
 
 /// Plays an Ogg/Opus file (one packet per page) at real-time pace; returns packets sent.

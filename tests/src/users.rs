@@ -25,10 +25,15 @@ pub struct TestUser {
 impl TestUser {
     /// Registers `name` with a unique email and a fixed password.
     pub async fn register(app: &TestApp, name: &str) -> Self {
+        Self::register_at(&app.base_url, name).await
+    }
+
+    /// Registers `name` on the server at `base_url`.
+    pub async fn register_at(base_url: &str, name: &str) -> Self {
         let email = format!("{}-{}@example.com", name.to_lowercase().replace(' ', "."), uuid::Uuid::new_v4().simple());
         let password = "correct horse battery staple".to_string();
-        let response = app
-            .client()
+        let anonymous = mit_client::Client::new(base_url);
+        let response = anonymous
             .register_user()
             .body(types::RegisterRequest::builder().email(email.as_str()).name(name).password(password.as_str()))
             .send()
@@ -40,7 +45,7 @@ impl TestUser {
             email,
             password,
             name: name.to_string(),
-            client: app.client_with_token(&response.tokens.access_token),
+            client: mit_client::with_bearer(base_url, &response.tokens.access_token).expect("a valid token header"),
             access_token: response.tokens.access_token,
             refresh_token: response.tokens.refresh_token,
         }

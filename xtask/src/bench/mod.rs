@@ -3,6 +3,8 @@
 
 mod http_seed;
 mod rest;
+mod server;
+mod sfu;
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -19,12 +21,33 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 64)]
         connections: u32,
     },
+    /// P publishers × S subscribers through the SFU (webrtc-rs peers, synthetic Opus at 50 pps).
+    Sfu {
+        /// Publishing participants.
+        #[arg(long, default_value_t = 4)]
+        publishers: usize,
+        /// Receive-only participants.
+        #[arg(long, default_value_t = 16)]
+        subscribers: usize,
+        /// Seconds of sending.
+        #[arg(long, default_value_t = 20)]
+        seconds: u32,
+        /// Run a second time with recording on and compare.
+        #[arg(long)]
+        compare_recording: bool,
+        /// Sample the server with `perf` (Debian `linux-perf`) and write the profile.
+        #[arg(long)]
+        profile: bool,
+    },
 }
 
 /// Runs one benchmark.
 pub fn run_bench(command: BenchCommand) -> Result<()> {
     match command {
         BenchCommand::Rest { seconds, connections } => rest::run_rest(seconds, connections),
+        BenchCommand::Sfu { publishers, subscribers, seconds, compare_recording, profile } => {
+            sfu::run_sfu(sfu::SfuRun { publishers, subscribers, seconds, compare_recording, profile })
+        }
     }
 }
 

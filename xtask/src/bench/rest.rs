@@ -2,15 +2,16 @@
 //! by wrk (Debian) with one Lua script per scenario.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::cores;
 use super::http_seed::{Seeded, post, register};
-use crate::process::{free_port, output, run};
-use crate::services::{Postgres, wait_until};
+use super::server::{ReleaseServer, build_release};
+use crate::process::output;
+use crate::services::Postgres;
 use crate::test_cmd::scratch_dir;
 use crate::tools::{POSTGRESQL, Package, ensure_packages};
 use crate::workspace_root;
@@ -28,12 +29,10 @@ struct Scenario {
 /// Builds, seeds, runs every scenario, prints the table.
 pub fn run_rest(seconds: u32, connections: u32) -> Result<()> {
     ensure_packages(&[POSTGRESQL, WRK])?;
-    run(Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "--quiet", "--package", "mit-server", "--bin", "mit"])
-        .current_dir(workspace_root()))?;
+    build_release(&[("mit-server", "mit")])?;
     let postgres = Postgres::start(&scratch_dir("bench-postgres"), true)?;
     postgres.ensure_database("bench")?;
-    let server = Server::start(&postgres.url("bench"))?;
+    let server = ReleaseServer::start(&postgres.url("bench"), &[("DATABASE_POOL_SIZE", "32"), ("LOGIN_MAX_FAILURES", "1000000")])?;
     eprintln!("seeding {USERS} users with {MEETINGS_PER_USER} meetings each");
     let (users, meetings) = seed(&server.base_url)?;
     let dir = workspace_root().join("target").join("bench-rest");
@@ -147,43 +146,4 @@ fn wrk(base: &str, script: &Path, seconds: u32, connections: u32) -> Result<Repo
 
 fn postgres_version() -> String {
     output(Command::new("psql").arg("--version")).map(|v| v.split_whitespace().nth(2).unwrap_or_default().to_string()).unwrap_or_default()
-}
-
-/// The release `mit serve` as a child process.
-struct Server {
-    child: Child,
-    base_url: String,
-}
-
-impl Server {
-    fn start(database_url: &str) -> Result<Self> {
-        let port = free_port()?;
-        let binary = workspace_root().join("target").join("release").join("mit");
-        if !binary.exists() {
-            bail!("{} is missing", binary.display());
-        }
-        let child = Command::new(binary)
-            .arg("serve")
-            .env("DATABASE_URL", database_url)
-            .env("DATABASE_POOL_SIZE", "32")
-            .env("JWT_SECRET_KEY", "bench-secret-0123456789abcdef0123456789abcdef")
-            .env("PORT", port.to_string())
-            .env("RATE_LIMIT_REQUESTS", "0")
-            .env("LOGIN_MAX_FAILURES", "1000000")
-            .env("RECORDING_PATH", scratch_dir("bench-recordings"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .context("cannot start the release mit")?;
-        let server = Self { child, base_url: format!("http://127.0.0.1:{port}") };
-        wait_until("mit serve", 60, || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())?;
-        Ok(server)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

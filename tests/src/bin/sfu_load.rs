@@ -1,0 +1,177 @@
+//! The SFU load generator behind `cargo xtask bench sfu`: P publishers and S receive-only
+//! subscribers (webrtc-rs peers) join one meeting on a running server; every publisher sends
+//! time-stamped Opus-sized packets at 50/s; it reports delivery, loss, latency, and the server's
+//! CPU and memory (read from /proc of `--server-pid`) as one JSON line.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mit_client::types;
+use mit_tests::TestUser;
+use mit_tests::media::{MediaClient, Outgoing, send_stamped};
+use mit_tests::room::RoomClient;
+use serde_json::json;
+use webrtc::peer_connection::RTCPeerConnectionState;
+
+struct Args {
+    base_url: String,
+    publishers: usize,
+    subscribers: usize,
+    seconds: u32,
+    server_pid: u32,
+    record: bool,
+    perf_output: Option<String>,
+}
+
+fn args() -> Args {
+    let mut args =
+        Args { base_url: String::new(), publishers: 4, subscribers: 16, seconds: 20, server_pid: 0, record: false, perf_output: None };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().unwrap_or_default();
+        match flag.as_str() {
+            "--base-url" => args.base_url = value(),
+            "--publishers" => args.publishers = value().parse().unwrap_or(4),
+            "--subscribers" => args.subscribers = value().parse().unwrap_or(16),
+            "--seconds" => args.seconds = value().parse().unwrap_or(20),
+            "--server-pid" => args.server_pid = value().parse().unwrap_or(0),
+            "--record" => args.record = true,
+            "--perf-output" => args.perf_output = Some(value()),
+            other => eprintln!("ignoring unknown argument {other}"),
+        }
+    }
+    args
+}
+
+/// The server's user+system CPU seconds so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
+/// The server's resident memory in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+async fn connect(user: &TestUser, meeting: uuid::Uuid, media: Arc<MediaClient>) -> RoomClient {
+    let mut room = RoomClient::join_with_media(user, meeting, media).await;
+    room.expect("room-info").await;
+    room.negotiate().await;
+    assert!(room.media().wait_for_state(RTCPeerConnectionState::Connected, Duration::from_secs(30)).await, "a participant connects");
+    room
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    let host = TestUser::register_at(&args.base_url, "Bench host").await;
+    let mut others = Vec::new();
+    for i in 1..args.publishers + args.subscribers {
+        others.push(TestUser::register_at(&args.base_url, &format!("Bench {i}")).await);
+    }
+    let body = types::CreateMeetingRequest::builder().title("SFU benchmark").participant_ids(Some(others.iter().map(|u| u.id).collect()));
+    let meeting = host.client.create_meeting().body(body).send().await.expect("meeting").into_inner();
+    host.client.start_meeting().meeting_id(meeting.id).send().await.expect("start");
+    if args.record {
+        host.client.start_recording().meeting_id(meeting.id).send().await.expect("recording");
+    }
+    let idle_rss = rss_kib(args.server_pid);
+
+    let users: Vec<&TestUser> = std::iter::once(&host).chain(others.iter()).collect();
+    let mut rooms = Vec::new();
+    let mut microphones: Vec<Outgoing> = Vec::new();
+    for (i, user) in users.iter().enumerate() {
+        let media = MediaClient::new().await;
+        if i < args.publishers {
+            microphones.push(media.microphone("mic").await);
+        } else {
+            media.receive_only().await;
+        }
+        rooms.push(connect(user, meeting.id, media).await);
+    }
+    // Let the last renegotiations settle before measuring.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let connected_rss = rss_kib(args.server_pid);
+    let participants = users.len();
+
+    let packets = args.seconds * 50;
+    // Profile only the forwarding phase, not the sign-ups and connections before it.
+    let profiler = args.perf_output.as_ref().and_then(|path| {
+        std::process::Command::new("perf")
+            .args(["record", "-F", "499", "-g", "-o", path, "-p", &args.server_pid.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()
+    });
+    let cpu_before = cpu_seconds(args.server_pid);
+    let started = Instant::now();
+    let senders: Vec<_> =
+        microphones.into_iter().map(|m| tokio::spawn(async move { send_stamped(&m, packets, Duration::from_millis(20)).await })).collect();
+    let mut sent = Vec::new();
+    for sender in senders {
+        sent.push(sender.await.unwrap_or(0));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(args.server_pid) - cpu_before;
+    let peak_rss = rss_kib(args.server_pid);
+    if let Some(mut profiler) = profiler {
+        let _ = std::process::Command::new("kill").args(["-INT", &profiler.id().to_string()]).status();
+        let _ = profiler.wait();
+    }
+
+    let total_sent: u64 = sent.iter().map(|s| u64::from(*s)).sum();
+    let mut expected = 0u64;
+    let mut received = 0u64;
+    let mut latencies = Vec::new();
+    for (i, room) in rooms.iter().enumerate() {
+        let own = if i < args.publishers { u64::from(sent[i]) } else { 0 };
+        expected += total_sent - own;
+        received += room.media().total_packets();
+        latencies.extend(room.media().take_latencies());
+    }
+    latencies.sort_unstable();
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let report = json!({
+        "publishers": args.publishers,
+        "subscribers": args.subscribers,
+        "participants": participants,
+        "recording": args.record,
+        "seconds": elapsed,
+        "packets_sent": total_sent,
+        "packets_expected": expected,
+        "packets_received": received,
+        "loss_percent": if expected == 0 { 0.0 } else { 100.0 * (expected.saturating_sub(received)) as f64 / expected as f64 },
+        "forwarded_per_second": received as f64 / elapsed,
+        "latency_p50_us": percentile(&latencies, 0.5),
+        "latency_p99_us": percentile(&latencies, 0.99),
+        "server_cpu_percent_of_one_core": 100.0 * cpu / elapsed,
+        "cores": cores,
+        "server_rss_idle_kib": idle_rss,
+        "server_rss_connected_kib": connected_rss,
+        "server_rss_peak_kib": peak_rss,
+        "server_rss_per_participant_kib": connected_rss.saturating_sub(idle_rss) / participants as u64,
+    });
+    println!("{report}");
+    for room in &rooms {
+        room.media().close().await;
+    }
+}

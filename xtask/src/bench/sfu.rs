@@ -1,0 +1,107 @@
+//! The SFU benchmark: the release server on throwaway PostgreSQL, the `sfu_load` generator
+//! (webrtc-rs peers in one process) as P publishers × S subscribers at 50 packets/s each, and
+//! optionally a `perf` profile of the server during the run.
+
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use super::server::{ReleaseServer, build_release};
+use crate::process::{on_path, output};
+use crate::services::Postgres;
+use crate::test_cmd::scratch_dir;
+use crate::tools::{POSTGRESQL, Package, ensure_packages};
+use crate::workspace_root;
+
+const PERF: Package = Package { name: "linux-perf", provides: "perf" };
+
+/// What to run.
+pub struct SfuRun {
+    /// Publishing participants.
+    pub publishers: usize,
+    /// Receive-only participants.
+    pub subscribers: usize,
+    /// Seconds of sending.
+    pub seconds: u32,
+    /// Also run with recording on, for comparison.
+    pub compare_recording: bool,
+    /// Sample the server with `perf` during the run.
+    pub profile: bool,
+}
+
+/// Runs the benchmark (once, or without and with recording) and prints the table.
+pub fn run_sfu(options: SfuRun) -> Result<()> {
+    ensure_packages(&[POSTGRESQL])?;
+    if options.profile {
+        ensure_packages(&[PERF])?;
+    }
+    build_release(&[("mit-server", "mit"), ("mit-tests", "sfu_load")])?;
+    let mut reports = vec![one_run(&options, false)?];
+    if options.compare_recording {
+        reports.push(one_run(&options, true)?);
+    }
+    println!("\nSFU benchmark: release build, {} cores, loopback, synthetic Opus at 50 packets/s per publisher", super::cores());
+    println!("(the load generator's {} webrtc-rs peers share the machine with the server)\n", options.publishers + options.subscribers);
+    println!(
+        "{:<10} {:>5} {:>5} {:>12} {:>8} {:>10} {:>10} {:>12} {:>14} {:>12}",
+        "recording", "pub", "sub", "fwd pkt/s", "loss %", "p50 ms", "p99 ms", "CPU % core", "RSS/peer KiB", "RSS peak MiB"
+    );
+    for report in &reports {
+        let f = |k: &str| report[k].as_f64().unwrap_or(0.0);
+        println!(
+            "{:<10} {:>5} {:>5} {:>12.0} {:>8.3} {:>10.2} {:>10.2} {:>12.1} {:>14} {:>12.1}",
+            if report["recording"].as_bool() == Some(true) { "on" } else { "off" },
+            report["publishers"],
+            report["subscribers"],
+            f("forwarded_per_second"),
+            f("loss_percent"),
+            f("latency_p50_us") / 1000.0,
+            f("latency_p99_us") / 1000.0,
+            f("server_cpu_percent_of_one_core"),
+            report["server_rss_per_participant_kib"],
+            f("server_rss_peak_kib") / 1024.0,
+        );
+    }
+    Ok(())
+}
+
+fn one_run(options: &SfuRun, record: bool) -> Result<Value> {
+    let postgres = Postgres::start(&scratch_dir("bench-sfu-postgres"), true)?;
+    postgres.ensure_database("bench")?;
+    let server = ReleaseServer::start(&postgres.url("bench"), &[("ROOM_CAPACITY", "500"), ("DATABASE_POOL_SIZE", "16")])?;
+    let dir = workspace_root().join("target").join("bench-sfu");
+    std::fs::create_dir_all(&dir)?;
+    let perf_data = dir.join(if record { "perf-recording.data" } else { "perf.data" });
+    let load = workspace_root().join("target").join("release").join("sfu_load");
+    let mut command = Command::new(load);
+    command
+        .args(["--base-url", &server.base_url])
+        .args(["--publishers", &options.publishers.to_string(), "--subscribers", &options.subscribers.to_string()])
+        .args(["--seconds", &options.seconds.to_string(), "--server-pid", &server.pid().to_string()]);
+    if record {
+        command.arg("--record");
+    }
+    let profile = options.profile && on_path("perf");
+    if profile {
+        command.arg("--perf-output").arg(&perf_data);
+    }
+    let text = output(command.env("RUST_LOG", "error"))?;
+    if profile {
+        report_profile(&perf_data, &dir.join(if record { "profile-recording.txt" } else { "profile.txt" }))?;
+    }
+    let line = text.lines().rev().find(|l| l.starts_with('{')).context("sfu_load printed no report")?;
+    println!("{line}");
+    Ok(serde_json::from_str(line)?)
+}
+
+fn report_profile(data: &std::path::Path, text: &std::path::Path) -> Result<()> {
+    let report = output(
+        Command::new("perf")
+            .args(["report", "--stdio", "--no-children", "--percent-limit", "1", "--sort", "dso,symbol", "-g", "none", "-i"])
+            .arg(data),
+    )?;
+    std::fs::write(text, &report)?;
+    println!("profile written to {}", text.display());
+    Ok(())
+}
