@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use rtc::interceptor::Slot;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
 use rtc::rtp;
@@ -28,9 +29,13 @@ type Latencies = Arc<Mutex<Vec<u64>>>;
 /// The first payload byte of a time-stamped packet.
 const STAMP: u8 = 0xa5;
 
+/// Incoming tracks by stream id, for sending RTCP back (keyframe requests).
+type Incoming = Arc<Mutex<HashMap<String, Arc<dyn TrackRemote>>>>;
+
 struct Handler {
     counts: Counts,
     latencies: Latencies,
+    incoming: Incoming,
     gathered: watch::Sender<bool>,
     state: watch::Sender<RTCPeerConnectionState>,
 }
@@ -38,9 +43,10 @@ struct Handler {
 #[async_trait::async_trait]
 impl PeerConnectionEventHandler for Handler {
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let (counts, latencies) = (self.counts.clone(), self.latencies.clone());
+        let (counts, latencies, incoming) = (self.counts.clone(), self.latencies.clone(), self.incoming.clone());
         tokio::spawn(async move {
             let stream = track.stream_id().await;
+            incoming.lock().expect("incoming").insert(stream.clone(), track.clone());
             while let Some(event) = track.poll().await {
                 if let TrackRemoteEvent::OnRtpPacket(packet) = event {
                     *counts.lock().expect("counts").entry(stream.clone()).or_default() += 1;
@@ -74,6 +80,20 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
+    /// Counts the keyframe requests (PLI/FIR) that reach this track from now on.
+    pub fn count_keyframe_requests(&self) -> Arc<std::sync::atomic::AtomicUsize> {
+        let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (track, counter) = (self.track.clone(), count.clone());
+        tokio::spawn(async move {
+            while let Some(event) = track.poll().await {
+                if let webrtc::media_stream::track_local::TrackLocalEvent::OnRtcpPacket(_) = event {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        });
+        count
+    }
+
     /// The payload type negotiated for this track, once negotiated.
     pub async fn payload_type(&self) -> Option<u8> {
         let parameters = self.sender.get_parameters().await.ok()?;
@@ -87,6 +107,7 @@ pub struct MediaClient {
     pub connection: Arc<dyn PeerConnection>,
     counts: Counts,
     latencies: Latencies,
+    incoming: Incoming,
     gathered: watch::Receiver<bool>,
     state: watch::Receiver<RTCPeerConnectionState>,
 }
@@ -96,12 +117,22 @@ impl MediaClient {
     pub async fn new() -> Arc<Self> {
         let mut engine = MediaEngine::default();
         engine.register_default_codecs().expect("codecs");
-        let registry = register_default_interceptors(Registry::new(), &mut engine).expect("interceptors");
+        // The keyframe-request forwarder lets tests see the PLIs the SFU relays to a publisher.
+        let registry = register_default_interceptors(Registry::new(), &mut engine)
+            .expect("interceptors")
+            .with(Slot::from(mit_sfu::KEYFRAME_FORWARDER_SLOT), mit_sfu::KeyframeRequestForwarder::default());
         let counts = Counts::default();
         let latencies = Latencies::default();
+        let incoming = Incoming::default();
         let (gathered_tx, gathered) = watch::channel(false);
         let (state_tx, state) = watch::channel(RTCPeerConnectionState::New);
-        let handler = Arc::new(Handler { counts: counts.clone(), latencies: latencies.clone(), gathered: gathered_tx, state: state_tx });
+        let handler = Arc::new(Handler {
+            counts: counts.clone(),
+            latencies: latencies.clone(),
+            incoming: incoming.clone(),
+            gathered: gathered_tx,
+            state: state_tx,
+        });
         let connection = PeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
             .with_media_engine(engine)
@@ -111,7 +142,7 @@ impl MediaClient {
             .build()
             .await
             .expect("a client peer connection");
-        Arc::new(Self { connection: Arc::new(connection), counts, latencies, gathered, state })
+        Arc::new(Self { connection: Arc::new(connection), counts, latencies, incoming, gathered, state })
     }
 
     /// Adds a microphone track on a transceiver of its own.
@@ -215,6 +246,14 @@ impl MediaClient {
     /// Packets received so far on the incoming stream `stream_id` (`<user>:<source>`).
     pub fn packets(&self, stream_id: &str) -> u64 {
         self.counts.lock().expect("counts").get(stream_id).copied().unwrap_or(0)
+    }
+
+    /// Asks the sender of incoming stream `stream_id` for a keyframe (a PLI).
+    pub async fn request_keyframe(&self, stream_id: &str) {
+        let track = self.incoming.lock().expect("incoming").get(stream_id).cloned().expect("an incoming track");
+        let ssrc = track.ssrcs().await.first().copied().unwrap_or_default();
+        let pli = rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication { sender_ssrc: 0, media_ssrc: ssrc };
+        track.write_rtcp(vec![Box::new(pli)]).await.expect("a PLI is sent");
     }
 
     /// All packets received, over every stream.

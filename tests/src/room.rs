@@ -2,7 +2,7 @@
 //! has media, handles the negotiation messages; everything else is handed to the test.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -28,6 +28,7 @@ pub struct RoomClient {
     closed: watch::Receiver<Option<(u16, String)>>,
     media: Option<Arc<MediaClient>>,
     server_offers: Arc<AtomicUsize>,
+    hold_offers: Arc<AtomicBool>,
 }
 
 impl RoomClient {
@@ -61,6 +62,8 @@ impl RoomClient {
         let reply = outgoing.clone();
         let server_offers = Arc::new(AtomicUsize::new(0));
         let offers = server_offers.clone();
+        let hold_offers = Arc::new(AtomicBool::new(false));
+        let holding = hold_offers.clone();
         tokio::spawn(async move {
             while let Some(frame) = stream.next().await {
                 match frame {
@@ -69,7 +72,9 @@ impl RoomClient {
                         if value["type"] == "offer" {
                             offers.fetch_add(1, Ordering::SeqCst);
                         }
-                        if !handle_automatically(&value, reader_media.as_deref(), &reply).await {
+                        let negotiation = value["type"] == "offer" || value["type"] == "answer";
+                        let held = negotiation && holding.load(Ordering::SeqCst);
+                        if held || !handle_automatically(&value, reader_media.as_deref(), &reply).await {
                             let _ = events_tx.send(value);
                         }
                     }
@@ -89,7 +94,7 @@ impl RoomClient {
                 }
             }
         });
-        Self { user_id, outgoing, events, closed, media, server_offers }
+        Self { user_id, outgoing, events, closed, media, server_offers, hold_offers }
     }
 
     /// Sends a message.
@@ -146,6 +151,12 @@ impl RoomClient {
         let media = self.media.as_ref().expect("a media participant");
         let offer = media.offer().await;
         self.send(json!({"type": "offer", "sdp": offer}));
+    }
+
+    /// While on, server offers and answers are handed to the test (`expect("offer")`) instead of
+    /// being applied.
+    pub fn hold_offers(&self, hold: bool) {
+        self.hold_offers.store(hold, Ordering::SeqCst);
     }
 
     /// Offers the server has sent so far (each one a renegotiation the client answered).

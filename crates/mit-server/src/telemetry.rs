@@ -8,7 +8,10 @@ use tracing_subscriber::EnvFilter;
 /// Installs the log subscriber once per process: `RUST_LOG` if set, else `info` (`debug` with
 /// `DEBUG`), as text or JSON lines.
 pub fn init_logs(debug: bool, json: bool) {
-    let default = if debug { "debug,webrtc=info,rtc=info" } else { "info" };
+    // webrtc-rs warns about an empty remote address and an empty pair list on every new
+    // connection; neither means anything is wrong.
+    let quiet = "rtc_dtls::config=error,rtc_ice::agent=error";
+    let default = if debug { format!("debug,webrtc=info,rtc=info,{quiet}") } else { format!("info,{quiet}") };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let result = if json { builder.json().try_init() } else { builder.try_init() };

@@ -9,6 +9,7 @@
 //!
 //! It knows nothing of HTTP, SQL or signalling formats: the server translates.
 
+mod announce;
 mod config;
 mod interceptor;
 mod keyframe;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 pub use config::SfuConfig;
+pub use interceptor::{KeyframeRequestForwarder, SLOT as KEYFRAME_FORWARDER_SLOT};
 pub use peer::connection::{opus, vp8};
 pub use peer::{ConnectionState, IceCandidate, MediaPeer, PeerEvent};
 pub use publication::{Publication, PublicationKey, Source, Subscription};

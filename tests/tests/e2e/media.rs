@@ -215,3 +215,92 @@ async fn a_reconnect_within_the_grace_period_resumes_the_same_stream() {
     assert!(!a.receives("user-left", Duration::from_millis(500)).await);
     second.abort();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn colliding_offers_resolve_with_the_server_as_the_impolite_side() {
+    let app = TestApp::spawn().await;
+    let (host, guest) = (app.register("Host").await, app.register("Guest").await);
+    let m = running(&host, &[&guest]).await;
+    let mut a = connect(&host, m.id, receive_only().await).await;
+    let b_media = receive_only().await;
+    let b = connect(&guest, m.id, b_media.clone()).await;
+
+    // The guest starts publishing (on a transceiver of its own); the server's offer to the host is held back unanswered.
+    a.hold_offers(true);
+    let b_microphone = b_media.microphone("mic").await;
+    b.negotiate().await;
+    let guest_sending = tokio::spawn(async move { send_synthetic(&b_microphone, 1000, PACE).await });
+    let server_offer = a.expect("offer").await["sdp"].as_str().expect("sdp").to_string();
+
+    // The host offers too: a collision. The impolite server ignores the host's offer.
+    let a_microphone = a.media().microphone("mic").await;
+    a.negotiate().await;
+    assert!(!a.receives("answer", Duration::from_secs(1)).await, "the server does not answer a colliding offer");
+
+    // The polite host rolls back, answers the server, then offers again.
+    let answer = a.media().answer(server_offer).await;
+    a.send(json!({"type": "answer", "sdp": answer}));
+    a.hold_offers(false);
+    a.negotiate().await;
+    let host_sending = tokio::spawn(async move { send_synthetic(&a_microphone, 1000, PACE).await });
+    assert!(a.media().wait_for_packets(&stream(&guest, "microphone"), 25, SETTLE).await >= 25, "the server's track arrived");
+    assert!(b.media().wait_for_packets(&stream(&host, "microphone"), 25, SETTLE).await >= 25, "the host's re-offered track arrived");
+    guest_sending.abort();
+    host_sending.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keyframe_requests_reach_the_publisher_throttled() {
+    let app = TestApp::spawn().await;
+    let (host, guest) = (app.register("Host").await, app.register("Guest").await);
+    let m = running(&host, &[&guest]).await;
+    let a_media = MediaClient::new().await;
+    let camera = a_media.video("camera").await;
+    let requests = camera.count_keyframe_requests();
+    let _a = connect(&host, m.id, a_media).await;
+    let sending = tokio::spawn(async move { send_synthetic(&camera, 1000, Duration::from_millis(33)).await });
+    let b = connect(&guest, m.id, receive_only().await).await;
+    let camera_stream = stream(&host, "camera");
+    b.media().wait_for_packets(&camera_stream, 10, SETTLE).await;
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    while requests.load(std::sync::atomic::Ordering::SeqCst) == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(requests.load(std::sync::atomic::Ordering::SeqCst) >= 1, "a new subscriber makes the SFU ask for a keyframe");
+
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let before = requests.load(std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..10 {
+        b.media().request_keyframe(&camera_stream).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let burst = requests.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert_eq!(burst, 1, "ten PLIs within the throttle interval cost the publisher one keyframe");
+    sending.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_media_plane_binds_the_configured_ports_and_announces_the_public_address() {
+    let app = TestApp::spawn_with(&[("RTC_UDP_PORT_MIN", "45100"), ("RTC_UDP_PORT_MAX", "45140"), ("RTC_PUBLIC_IP", "192.0.2.10")]).await;
+    let host = app.register("Host").await;
+    let m = running(&host, &[]).await;
+    let media = receive_only().await;
+    let mut room = RoomClient::join_with_media(&host, m.id, media.clone()).await;
+    room.expect("room-info").await;
+    room.negotiate().await;
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    let mut answer = None;
+    while answer.is_none() && tokio::time::Instant::now() < deadline {
+        answer = media.connection.remote_description().await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sdp = answer.expect("the server answered").sdp;
+    let candidates: Vec<&str> = sdp.lines().filter(|l| l.starts_with("a=candidate:")).collect();
+    assert!(!candidates.is_empty(), "{sdp}");
+    for candidate in candidates {
+        let fields: Vec<&str> = candidate.split_whitespace().collect();
+        let port: u16 = fields[5].parse().expect("a port");
+        assert_eq!(fields[4], "192.0.2.10", "the public address is announced: {candidate}");
+        assert!((45100..=45140).contains(&port), "the port comes from the range: {candidate}");
+    }
+}

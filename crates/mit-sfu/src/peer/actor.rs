@@ -125,7 +125,7 @@ impl Actor {
         }
         self.wait_for_candidates().await;
         if let Some(answer) = self.connection.local_description().await {
-            self.emit(PeerEvent::Answer(answer.sdp));
+            self.emit(PeerEvent::Answer(self.announced(answer.sdp)));
         }
         self.ready = true;
         self.refresh_payload_types().await;
@@ -171,8 +171,13 @@ impl Actor {
 
     fn local_candidate(&mut self, candidate: RTCIceCandidateInit) {
         if self.described {
+            let config = &self.shared.config;
+            let announced = match config.public_ip {
+                Some(public) => crate::announce::announce_candidate(&candidate.candidate, &config.bind_ip.to_string(), &public.to_string()),
+                None => candidate.candidate,
+            };
             self.emit(PeerEvent::Candidate(IceCandidate {
-                candidate: candidate.candidate,
+                candidate: announced,
                 sdp_mid: candidate.sdp_mid.filter(|mid| !mid.is_empty()),
                 sdp_m_line_index: candidate.sdp_mline_index,
                 username_fragment: candidate.username_fragment,
@@ -250,7 +255,15 @@ impl Actor {
         }
         self.making_offer = true;
         if let Some(offer) = self.connection.local_description().await {
-            self.emit(PeerEvent::Offer(offer.sdp));
+            self.emit(PeerEvent::Offer(self.announced(offer.sdp)));
+        }
+    }
+
+    /// Our description as the peer must see it (the public address behind 1:1 NAT).
+    fn announced(&self, sdp: String) -> String {
+        match self.shared.config.public_ip {
+            Some(public) => crate::announce::announce_sdp(&sdp, self.shared.config.bind_ip, public),
+            None => sdp,
         }
     }
 

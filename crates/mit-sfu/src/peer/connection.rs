@@ -8,7 +8,7 @@ use rtc::interceptor::Slot;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
 use webrtc::peer_connection::{
-    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceCandidateType, Registry,
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder, Registry,
     SettingEngineBuilder, register_default_interceptors,
 };
 
@@ -66,9 +66,6 @@ pub async fn build(shared: &Shared, handler: Arc<dyn PeerConnectionEventHandler>
                 Some(config.ice_failed_timeout),
                 Some(std::time::Duration::from_secs(2)),
             );
-        if let Some(public_ip) = config.public_ip {
-            settings = settings.with_nat_1to1_ips(vec![public_ip.to_string()], RTCIceCandidateType::Host);
-        }
         let built = PeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
             .with_media_engine(engine)
