@@ -60,12 +60,11 @@ pub async fn build(shared: &Shared, handler: Arc<dyn PeerConnectionEventHandler>
             .map_err(|e| SfuError::Build(e.to_string()))?
             .with(Slot::from(SLOT), KeyframeRequestForwarder::default());
         let config = &shared.config;
-        let mut settings =
-            SettingEngineBuilder::new().with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled).with_ice_timeouts(
-                Some(config.ice_disconnected_timeout),
-                Some(config.ice_failed_timeout),
-                Some(std::time::Duration::from_secs(2)),
-            );
+        let settings = SettingEngineBuilder::new().with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled).with_ice_timeouts(
+            Some(config.ice_disconnected_timeout),
+            Some(config.ice_failed_timeout),
+            Some(std::time::Duration::from_secs(2)),
+        );
         let built = PeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
             .with_media_engine(engine)
