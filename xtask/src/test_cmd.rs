@@ -10,7 +10,7 @@ use clap::Args;
 use crate::contract_cmd::{ContractCommand, run_contract};
 use crate::process::run;
 use crate::services::{Postgres, Redis};
-use crate::tools::{CHROMIUM, OPUS_TOOLS, POSTGRESQL, REDIS, ensure_packages, npm_package};
+use crate::tools::{CHROMIUM, OPUS_TOOLS, POSTGRESQL, Package, REDIS, VORBIS_TOOLS, ensure_packages, npm_package};
 
 /// playwright-core drives Debian's Chromium (its own browser download is not reachable).
 const PLAYWRIGHT_VERSION: &str = "1.64.1";
@@ -30,10 +30,13 @@ pub struct TestOptions {
     pub runner_args: Vec<String>,
 }
 
+/// The Debian packages the suite uses.
+const TEST_PACKAGES: [Package; 5] = [POSTGRESQL, REDIS, OPUS_TOOLS, VORBIS_TOOLS, CHROMIUM];
+
 /// Runs the whole suite; every step's wall time is printed at the end.
 pub fn run_tests(options: TestOptions) -> Result<()> {
     let mut timings = Timings::default();
-    timings.step("install tools", || ensure_packages(&[POSTGRESQL, REDIS, OPUS_TOOLS, CHROMIUM]))?;
+    timings.step("install tools", || ensure_packages(&TEST_PACKAGES))?;
     let playwright = timings.step("install playwright-core", || npm_package("playwright-core", PLAYWRIGHT_VERSION))?;
     let fixture = timings.step("media fixtures", fixtures::opus_fixture)?;
     if !options.skip_lints {
@@ -62,7 +65,7 @@ pub fn run_tests(options: TestOptions) -> Result<()> {
 
 /// Starts the test services, prints `export …` lines for them, and waits for Ctrl-C.
 pub fn hold_services() -> Result<()> {
-    ensure_packages(&[POSTGRESQL, REDIS, OPUS_TOOLS, CHROMIUM])?;
+    ensure_packages(&TEST_PACKAGES)?;
     let fixture = fixtures::opus_fixture()?;
     let playwright = npm_package("playwright-core", PLAYWRIGHT_VERSION)?;
     let postgres = Postgres::start(&scratch_dir("postgres"), true)?;

@@ -26,6 +26,8 @@ pub const REDIS: Package = Package { name: "redis-server", provides: "redis-serv
 pub const CHROMIUM: Package = Package { name: "chromium", provides: "/usr/bin/chromium" };
 /// `opusenc` and `opusinfo`, for the Ogg/Opus fixture and checking recordings.
 pub const OPUS_TOOLS: Package = Package { name: "opus-tools", provides: "opusenc" };
+/// `ogginfo`, a second opinion on recorded Ogg files.
+pub const VORBIS_TOOLS: Package = Package { name: "vorbis-tools", provides: "ogginfo" };
 
 /// Where cached tools live.
 pub fn tools_dir() -> PathBuf {

@@ -18,6 +18,7 @@ mod metrics;
 mod peer;
 mod ports;
 mod publication;
+pub mod recording;
 pub mod rewrite;
 mod room;
 
