@@ -41,6 +41,8 @@ pub struct OggOpusMuxer {
     /// Samples decoded through the last packet pushed, pre-skip included.
     decoded: u64,
     last_granule: u64,
+    /// The TOC byte of the last real packet, the model for concealment packets.
+    last_toc: Option<u8>,
     /// Packets refused as not Opus.
     pub malformed: u64,
 }
@@ -48,7 +50,7 @@ pub struct OggOpusMuxer {
 impl OggOpusMuxer {
     /// A muxer for stream `serial`; returns it and the two header pages (OpusHead, OpusTags).
     pub fn new(serial: u32) -> (Self, Vec<u8>) {
-        let mut muxer = Self { serial, sequence: 0, pending: Vec::new(), decoded: 0, last_granule: 0, malformed: 0 };
+        let mut muxer = Self { serial, sequence: 0, pending: Vec::new(), decoded: 0, last_granule: 0, last_toc: None, malformed: 0 };
         let mut head = Vec::with_capacity(19);
         head.extend_from_slice(b"OpusHead");
         head.push(1); // version
@@ -78,6 +80,7 @@ impl OggOpusMuxer {
         };
         let position = start + u64::from(PRE_SKIP);
         let mut bytes = self.silence(position.saturating_sub(self.decoded).min(MAX_GAP));
+        self.last_toc = packet.first().copied();
         bytes.extend(self.queue(packet, u64::from(samples)));
         bytes
     }
@@ -93,13 +96,16 @@ impl OggOpusMuxer {
         self.decoded.saturating_sub(u64::from(PRE_SKIP)) / 48
     }
 
-    /// Empty frames covering `samples` (to the nearest 2.5 ms below), largest frames first.
+    /// Packets asking the decoder to conceal `samples` (to the nearest 2.5 ms below) of loss.
+    /// RFC 7845 §4.1: the granule position cannot jump, so a muxer fills gaps with zero-length
+    /// frames (RFC 6716 §3.2.1), best in the previous packet's mode so the concealment matches.
     fn silence(&mut self, samples: u64) -> Vec<u8> {
+        let previous = self.last_toc.map(|toc| toc & !0x03).and_then(|toc| Some((toc, u64::from(opus::samples(&[toc])?))));
+        // CELT fullband code-0 packets of 20, 10, 5 and 2.5 ms cover whatever is left.
+        let celt = [(0xf8u8, 960u64), (0xf0, 480), (0xe8, 240), (0xe0, MIN_FRAME)];
         let mut bytes = Vec::new();
         let mut left = samples;
-        // TOC bytes of CELT fullband code-0 packets of 20, 10, 5 and 2.5 ms; a zero-length frame
-        // is how RFC 6716 §3.2.1 spells "nothing here, conceal it".
-        for (toc, frame) in [(0xf8u8, 960u64), (0xf0, 480), (0xe8, 240), (0xe0, MIN_FRAME)] {
+        for (toc, frame) in previous.into_iter().chain(celt) {
             while left >= frame {
                 bytes.extend(self.queue(vec![toc], frame));
                 left -= frame;
@@ -332,13 +338,15 @@ mod tests {
     }
 
     #[test]
-    fn odd_gaps_use_shorter_frames_and_jitter_is_ignored() {
-        let (mut muxer, _) = OggOpusMuxer::new(1);
-        // After the first packet, 37.5 ms of silence and 1 ms of jitter.
-        push_all(&mut muxer, [0, 960 + (960 + 480 + 240 + 120) + 48]);
-        let found = pages(&muxer.finish());
+    fn gaps_are_concealed_in_the_last_mode_then_in_shorter_frames_and_jitter_is_ignored() {
+        let (mut muxer, mut bytes) = OggOpusMuxer::new(1);
+        // A SILK packet of two 20 ms frames, 57.5 ms of silence and 1 ms of jitter.
+        bytes.extend(muxer.push(vec![0x79, 0x01, 0x02], 0));
+        bytes.extend(muxer.push(vec![0x78, 0x03], 1920 + (1920 + 480 + 240 + 120) + 48));
+        bytes.extend(muxer.finish());
+        let found = pages(&bytes);
         let fillers: Vec<u8> = found.iter().flat_map(|p| &p.packets).filter(|p| p.len() == 1).map(|p| p[0]).collect();
-        assert_eq!(fillers, [0xf8, 0xf8, 0xf8, 0xf8, 0xf8, 0xf0, 0xe8, 0xe0], "80 ms pre-skip, then 20 + 10 + 5 + 2.5 ms");
+        assert_eq!(fillers, [0xf8, 0xf8, 0xf8, 0xf8, 0x78, 0x78, 0xf0, 0xe8, 0xe0], "80 ms pre-skip, 2 × 20 ms in the last mode, then 10 + 5 + 2.5 ms");
     }
 
     #[test]
