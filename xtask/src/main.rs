@@ -33,12 +33,14 @@ enum Command {
         #[arg(long, default_value_t = 8000)]
         port: u16,
     },
-    /// Run every check CI runs: lints, contract, tests against real services, Schemathesis.
+    /// Run every check CI runs: lints, contract, tests against real services (PostgreSQL, Redis,
+    /// S3 via s3s-fs), Schemathesis.
     Test(test_cmd::TestOptions),
     /// Run a benchmark against a release build.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-    /// Start throwaway test services, print their environment, and keep them up until Ctrl-C
+    /// Start throwaway test services (PostgreSQL, Redis, S3 via s3s-fs), print their environment,
+    /// and keep them up until Ctrl-C
     /// (to run single tests with `cargo nextest run` or `cargo test` in another shell).
     Services,
 }

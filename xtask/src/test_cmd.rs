@@ -1,5 +1,6 @@
 //! `cargo xtask test`: every check CI runs, in order — lints, the contract, the whole test suite
-//! against real PostgreSQL and Redis started here, and Schemathesis against the served spec.
+//! against real PostgreSQL, Redis and S3 (s3s-fs) started here, and Schemathesis against the
+//! served spec.
 
 use std::process::Command;
 use std::time::Instant;
@@ -9,8 +10,8 @@ use clap::Args;
 
 use crate::contract_cmd::{ContractCommand, run_contract};
 use crate::process::run;
-use crate::services::{Postgres, Redis};
-use crate::tools::{CHROMIUM, OPUS_TOOLS, POSTGRESQL, Package, REDIS, VORBIS_TOOLS, ensure_packages, npm_package};
+use crate::services::{Postgres, Redis, S3};
+use crate::tools::{CHROMIUM, OPUS_TOOLS, POSTGRESQL, Package, REDIS, VORBIS_TOOLS, ensure_packages, npm_package, s3s_fs};
 
 /// playwright-core drives Debian's Chromium (its own browser download is not reachable).
 const PLAYWRIGHT_VERSION: &str = "1.64.1";
@@ -38,6 +39,7 @@ pub fn run_tests(options: TestOptions) -> Result<()> {
     let mut timings = Timings::default();
     timings.step("install tools", || ensure_packages(&TEST_PACKAGES))?;
     let playwright = timings.step("install playwright-core", || npm_package("playwright-core", PLAYWRIGHT_VERSION))?;
+    timings.step("install s3s-fs", s3s_fs)?;
     let fixture = timings.step("media fixtures", fixtures::opus_fixture)?;
     if !options.skip_lints {
         timings.step("rustfmt", || run(cargo().args(["fmt", "--all", "--check"])))?;
@@ -46,9 +48,14 @@ pub fn run_tests(options: TestOptions) -> Result<()> {
     timings.step("contract check", || run_contract(ContractCommand::Check { dir: None, base: None, allow_breaking: false }))?;
     let postgres = timings.step("start PostgreSQL", || Postgres::start(&scratch_dir("postgres"), true))?;
     let redis = timings.step("start Redis", Redis::start)?;
+    let s3 = timings.step("start S3", || S3::start(&scratch_dir("s3")))?;
     let env = [
         ("MIT_TEST_POSTGRES_URL", postgres.url("postgres")),
         ("MIT_TEST_REDIS_URL", redis.url()),
+        ("MIT_TEST_S3_ENDPOINT", s3.endpoint()),
+        ("MIT_TEST_S3_ACCESS_KEY", s3.access_key().to_string()),
+        ("MIT_TEST_S3_SECRET_KEY", s3.secret_key().to_string()),
+        ("MIT_TEST_S3_BUCKET", s3.bucket().to_string()),
         ("MIT_TEST_OPUS_FIXTURE", fixture.display().to_string()),
         ("MIT_TEST_PLAYWRIGHT", playwright.display().to_string()),
         ("MIT_TEST_CHROMIUM", CHROMIUM.provides.to_string()),
@@ -57,6 +64,7 @@ pub fn run_tests(options: TestOptions) -> Result<()> {
     if !options.skip_schemathesis {
         timings.step("schemathesis", || schemathesis::run_schemathesis(&postgres))?;
     }
+    drop(s3);
     drop(redis);
     drop(postgres);
     timings.report();
@@ -70,8 +78,13 @@ pub fn hold_services() -> Result<()> {
     let playwright = npm_package("playwright-core", PLAYWRIGHT_VERSION)?;
     let postgres = Postgres::start(&scratch_dir("postgres"), true)?;
     let redis = Redis::start()?;
+    let s3 = S3::start(&scratch_dir("s3"))?;
     println!("export MIT_TEST_POSTGRES_URL={}", postgres.url("postgres"));
     println!("export MIT_TEST_REDIS_URL={}", redis.url());
+    println!("export MIT_TEST_S3_ENDPOINT={}", s3.endpoint());
+    println!("export MIT_TEST_S3_ACCESS_KEY={}", s3.access_key());
+    println!("export MIT_TEST_S3_SECRET_KEY={}", s3.secret_key());
+    println!("export MIT_TEST_S3_BUCKET={}", s3.bucket());
     println!("export MIT_TEST_OPUS_FIXTURE={}", fixture.display());
     println!("export MIT_TEST_PLAYWRIGHT={}", playwright.display());
     println!("export MIT_TEST_CHROMIUM={}", CHROMIUM.provides);
@@ -83,6 +96,7 @@ pub fn hold_services() -> Result<()> {
     });
     drop(stop);
     let _ = stopped.recv();
+    drop(s3);
     drop(redis);
     drop(postgres);
     Ok(())

@@ -71,6 +71,32 @@ pub fn python_tool(name: &str, requirement: &str) -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// The S3-compatible server the tests store objects in: a directory-backed server that checks
+/// SigV4 (presigned URLs included) and supports multipart uploads and ranged GETs.
+pub fn s3s_fs() -> Result<PathBuf> {
+    cargo_tool("s3s-fs", "0.14.1", &["binary"])
+}
+
+/// A crate's same-named binary, `cargo install`ed (locked) under the tools dir; returns its path.
+pub fn cargo_tool(name: &str, version: &str, features: &[&str]) -> Result<PathBuf> {
+    let root = tools_dir().join(name);
+    let binary = root.join("bin").join(name);
+    let marker = root.join(".installed");
+    let wanted = format!("{name}@{version} features={}", features.join(","));
+    if std::fs::read_to_string(&marker).is_ok_and(|m| m == wanted) && is_executable(&binary) {
+        return Ok(binary);
+    }
+    eprintln!("installing {name}@{version} with cargo into {} (compiles from source: a few minutes on 2 cores)", root.display());
+    let mut install = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    install.args(["install", "--quiet", "--locked", "--root"]).arg(&root).arg(format!("{name}@{version}"));
+    if !features.is_empty() {
+        install.args(["--features", &features.join(",")]);
+    }
+    run(&mut install)?;
+    std::fs::write(&marker, wanted)?;
+    Ok(binary)
+}
+
 /// The directory holding PostgreSQL's server binaries (`initdb`, `pg_ctl`, `postgres`).
 pub fn postgres_bin_dir() -> Result<PathBuf> {
     let root = Path::new("/usr/lib/postgresql");

@@ -3,9 +3,11 @@
 
 mod postgres;
 mod redis;
+mod s3;
 
 pub use postgres::Postgres;
 pub use redis::Redis;
+pub use s3::S3;
 
 /// Polls `ready` every 100 ms for at most `seconds`.
 pub fn wait_until(what: &str, seconds: u64, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
