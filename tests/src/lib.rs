@@ -5,6 +5,7 @@
 
 mod database;
 pub mod media;
+pub mod recordings;
 pub mod room;
 mod users;
 
@@ -30,6 +31,24 @@ pub fn service_url(variable: &str) -> String {
 /// The Ogg/Opus fixture `cargo xtask test` generates (5 s of a 440 Hz tone, 20 ms packets).
 pub fn opus_fixture() -> std::path::PathBuf {
     service_url("MIT_TEST_OPUS_FIXTURE").into()
+}
+
+/// The `S3_*` variables for the S3-compatible server `cargo xtask test` runs, with download
+/// links signed for `public_endpoint` (defaults to the endpoint itself).
+pub fn s3_env(public_endpoint: Option<&str>) -> Vec<(&'static str, String)> {
+    let endpoint = service_url("MIT_TEST_S3_ENDPOINT");
+    vec![
+        ("S3_PUBLIC_ENDPOINT", public_endpoint.map_or_else(|| endpoint.clone(), str::to_string)),
+        ("S3_ENDPOINT", endpoint),
+        ("S3_ACCESS_KEY", service_url("MIT_TEST_S3_ACCESS_KEY")),
+        ("S3_SECRET_KEY", service_url("MIT_TEST_S3_SECRET_KEY")),
+        ("S3_BUCKET", service_url("MIT_TEST_S3_BUCKET")),
+    ]
+}
+
+/// The `mit` binary `cargo xtask test` builds, for tests that must kill a real server process.
+pub fn server_binary() -> std::path::PathBuf {
+    service_url("MIT_TEST_SERVER_BIN").into()
 }
 
 /// A running server with its own database.

@@ -299,11 +299,15 @@ fn rand_ssrc() -> u32 {
 }
 
 /// Sends `count` synthetic packets, one per `every`, once the payload type is negotiated.
-/// Audio gets an Opus silence frame; video a VP8-shaped payload (the SFU never decodes).
+/// Audio gets an Opus silence frame; video a VP8 keyframe header (descriptor, frame tag, start
+/// code, 320×240) that the recorder can frame, though nothing decodes it.
 pub async fn send_synthetic(outgoing: &Outgoing, count: u32, every: Duration) -> u32 {
     let Some(pt) = wait_for_payload_type(outgoing).await else { return 0 };
-    let (payload, step): (&'static [u8], u32) =
-        if outgoing.mime == MIME_TYPE_OPUS { (&[0xf8, 0xff, 0xfe], 960) } else { (&[0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a], 3000) };
+    let (payload, step): (&'static [u8], u32) = if outgoing.mime == MIME_TYPE_OPUS {
+        (&[0xf8, 0xff, 0xfe], 960)
+    } else {
+        (&[0x10, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00], 3000)
+    };
     let mut tick = tokio::time::interval(every);
     let mut sent = 0;
     for i in 0..count {

@@ -46,6 +46,8 @@ pub fn run_tests(options: TestOptions) -> Result<()> {
         timings.step("clippy", || run(cargo().args(["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"])))?;
     }
     timings.step("contract check", || run_contract(ContractCommand::Check { dir: None, base: None, allow_breaking: false }))?;
+    // The crash test kills a real server process; the contract check's build already made it.
+    timings.step("build mit", || run(cargo().args(["build", "--quiet", "--package", "mit-server", "--bin", "mit"])))?;
     let postgres = timings.step("start PostgreSQL", || Postgres::start(&scratch_dir("postgres"), true))?;
     let redis = timings.step("start Redis", Redis::start)?;
     let s3 = timings.step("start S3", || S3::start(&scratch_dir("s3")))?;
@@ -59,6 +61,7 @@ pub fn run_tests(options: TestOptions) -> Result<()> {
         ("MIT_TEST_OPUS_FIXTURE", fixture.display().to_string()),
         ("MIT_TEST_PLAYWRIGHT", playwright.display().to_string()),
         ("MIT_TEST_CHROMIUM", CHROMIUM.provides.to_string()),
+        ("MIT_TEST_SERVER_BIN", server_binary()),
     ];
     timings.step("test suite", || run(test_runner(&options.runner_args).envs(env.iter().map(|(k, v)| (k, v)))))?;
     if !options.skip_schemathesis {
@@ -88,6 +91,7 @@ pub fn hold_services() -> Result<()> {
     println!("export MIT_TEST_OPUS_FIXTURE={}", fixture.display());
     println!("export MIT_TEST_PLAYWRIGHT={}", playwright.display());
     println!("export MIT_TEST_CHROMIUM={}", CHROMIUM.provides);
+    println!("export MIT_TEST_SERVER_BIN={}", server_binary());
     eprintln!("services are up; press Ctrl-C (or close stdin) to stop them");
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let on_signal = stop.clone();
@@ -112,6 +116,11 @@ fn ctrlc_or_eof(stop: impl FnOnce() + Send + 'static) {
         }
         stop();
     });
+}
+
+/// The debug `mit` binary.
+fn server_binary() -> String {
+    workspace_root().join("target").join("debug").join("mit").display().to_string()
 }
 
 fn cargo() -> Command {

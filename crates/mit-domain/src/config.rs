@@ -84,6 +84,13 @@ pub struct RoomConfig {
     pub ice: IceConfig,
 }
 
+/// Recording downloads.
+#[derive(Debug, Clone)]
+pub struct RecordingConfig {
+    /// How long a download URL works.
+    pub link_ttl: Duration,
+}
+
 /// Everything the domain is configured with.
 #[derive(Debug, Clone)]
 pub struct DomainConfig {
@@ -95,4 +102,8 @@ pub struct DomainConfig {
     pub requests_per_user: Option<Window>,
     /// Meeting rooms.
     pub room: RoomConfig,
+    /// Recordings.
+    pub recordings: RecordingConfig,
+    /// Where clients reach this API: `http(s)://host[:port]` (no path), for links it hands out.
+    pub public_url: String,
 }

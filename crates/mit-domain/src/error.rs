@@ -63,6 +63,14 @@ pub enum DomainError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// A byte range the file of `size` bytes cannot serve.
+    #[error("range not satisfiable: {message}")]
+    RangeNotSatisfiable {
+        /// The file size.
+        size: u64,
+        /// Why.
+        message: String,
+    },
     /// A rate limit was hit; retry after this many seconds.
     #[error("rate limited for {0} s")]
     RateLimited(u64),
@@ -130,6 +138,7 @@ impl From<DomainError> for ApiError {
             DomainError::TooLarge { field, message, limit } => {
                 ApiError::new(413, "payload_too_large", message).with_detail("field", field).with_detail("limit_bytes", limit)
             }
+            DomainError::RangeNotSatisfiable { size, message } => ApiError::range_not_satisfiable(size, message),
             DomainError::RateLimited(seconds) => ApiError::rate_limited(seconds),
             DomainError::Unavailable(message) => {
                 tracing::warn!(%message, "dependency unavailable");

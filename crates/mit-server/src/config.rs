@@ -8,7 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use mit_domain::DomainConfig;
-use mit_domain::config::{IceConfig, JwtAlgorithm, JwtConfig, RoomConfig, TurnCredentials};
+use mit_domain::config::{IceConfig, JwtAlgorithm, JwtConfig, RecordingConfig, RoomConfig, TurnCredentials};
 use mit_domain::ports::limits::Window;
 
 /// A variable that is missing or does not parse.
@@ -92,6 +92,9 @@ pub struct Config {
     pub object_store: ObjectStoreConfig,
     /// Where recordings are written while in progress (`RECORDING_PATH`).
     pub recording_path: PathBuf,
+    /// This node's name (`NODE_ID`, default the host name): recordings in progress and their
+    /// upload jobs belong to the node whose disk holds them.
+    pub node_id: String,
     /// Media plane networking.
     pub rtc: RtcConfig,
     /// Grace period before a dropped participant counts as gone (`ROOM_GRACE_SECONDS`).
@@ -180,6 +183,7 @@ impl Config {
             max_body_bytes: env.parsed("MAX_BODY_BYTES", 1 << 20, "a number of bytes")?,
             object_store: object_store(env, &recording_path)?,
             recording_path,
+            node_id: env.text("NODE_ID").unwrap_or_else(host_name),
             rtc: rtc(env, host)?,
             room_grace: Duration::from_secs(seconds_in(env, "ROOM_GRACE_SECONDS", 10, 5..=30)?),
             room_empty_timeout: match env.parsed::<u64>("ROOM_EMPTY_TIMEOUT_MINUTES", 0, "a number of minutes (0: never)")? {
@@ -198,6 +202,7 @@ impl Config {
     pub fn bind_urls(&mut self, bound: std::net::SocketAddr) {
         if !self.public_url_given {
             self.public_url = derived_url(bound.ip(), bound.port());
+            self.domain.public_url = self.public_url.clone();
         }
         if !self.signaling_url_given {
             self.domain.room.signaling_base_url = self.public_url.replacen("http", "ws", 1);
@@ -208,6 +213,15 @@ impl Config {
     pub fn listen_address(&self) -> String {
         socket_text(self.host, self.port)
     }
+}
+
+/// The kernel's host name, or `local`.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "local".into())
 }
 
 /// `http://host:port`, with loopback standing in for a wildcard listen address.
@@ -270,6 +284,8 @@ fn domain(env: &Env, public_url: &str) -> Result<DomainConfig, ConfigError> {
         login_failures: Window { limit: login_failures.max(1), period: Duration::from_secs(login_minutes.max(1) * 60) },
         requests_per_user: (requests > 0).then(|| Window { limit: requests, period: Duration::from_secs(window_minutes.max(1) * 60) }),
         room: RoomConfig { signaling_base_url, capacity: env.parsed("ROOM_CAPACITY", 20, "a number of participants")?, ice: ice(env)? },
+        recordings: RecordingConfig { link_ttl: Duration::from_secs(seconds_in(env, "RECORDING_LINK_TTL_SECONDS", 900, 10..=86_400)?) },
+        public_url: public_url.to_string(),
     })
 }
 
@@ -298,7 +314,7 @@ fn ice(env: &Env) -> Result<IceConfig, ConfigError> {
 
 fn object_store(env: &Env, recording_path: &std::path::Path) -> Result<ObjectStoreConfig, ConfigError> {
     let Some(endpoint) = env.text("S3_ENDPOINT") else {
-        return Ok(ObjectStoreConfig::Local(recording_path.join("objects")));
+        return Ok(ObjectStoreConfig::Local(recording_path.join("store")));
     };
     let endpoint = check_http_url("S3_ENDPOINT", &endpoint)?;
     let public_endpoint = match env.text("S3_PUBLIC_ENDPOINT") {

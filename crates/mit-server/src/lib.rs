@@ -4,8 +4,10 @@
 pub mod config;
 pub mod http;
 pub mod limits;
+pub mod objects;
 pub mod probes;
 pub mod realtime;
+pub mod recording;
 pub mod storage;
 pub mod telemetry;
 
@@ -18,13 +20,16 @@ use mit_domain::clock::SystemClock;
 use mit_domain::ports::{DependencyProbe, Ports, RateLimiter};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use redis::aio::ConnectionManager;
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::limits::{MemoryLimiter, RedisLimiter};
+use crate::objects::{ObjectError, ObjectStore};
 use crate::probes::{DatabaseProbe, RedisProbe};
 use crate::realtime::{Realtime, RoomRegistry};
+use crate::recording::Recorder;
+use crate::recording::uploads::UploadWorker;
 use crate::storage::{DatabaseSetupError, PgStore};
 use mit_sfu::{Sfu, SfuConfig};
 
@@ -40,6 +45,12 @@ pub enum StartError {
     /// Redis is configured but unreachable.
     #[error("cannot connect to Redis: {0}")]
     Redis(String),
+    /// The object store configuration cannot work.
+    #[error(transparent)]
+    Objects(#[from] ObjectError),
+    /// Recordings a previous run left open could not be looked at.
+    #[error("cannot recover unfinished recordings: {0}")]
+    Recovery(String),
     /// The listen address cannot be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -56,13 +67,18 @@ pub struct RunningServer {
     pub address: SocketAddr,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    rooms: Arc<RoomRegistry>,
+    uploads: UploadWorker,
 }
 
 impl RunningServer {
-    /// Stops accepting, lets in-flight requests finish, and waits.
+    /// Stops accepting, lets in-flight requests finish, finishes the files being recorded, and
+    /// waits. Uploads not done yet stay queued for the next start.
     pub async fn stop(self) {
         let _ = self.shutdown.send(());
         let _ = self.task.await;
+        self.rooms.finish_recordings().await;
+        self.uploads.stop().await;
     }
 
     /// Runs until the process is asked to stop (Ctrl-C or SIGTERM), then stops gracefully.
@@ -91,15 +107,24 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
         Some(url) => Some(connect_redis(url).await?),
         None => None,
     };
+    let objects = Arc::new(ObjectStore::new(&config.object_store)?);
+    let wake_uploads = Arc::new(Notify::new());
+    let recorder = Recorder::new(store.clone(), &config.recording_path, config.node_id.clone(), wake_uploads.clone());
+    let recovered = recorder.recover().await.map_err(|e| StartError::Recovery(e.to_string()))?;
+    if recovered > 0 {
+        tracing::info!(recovered, "finalised recordings a previous run left open");
+    }
+    let uploads = UploadWorker::start(store.clone(), objects.clone(), config.node_id.clone(), wake_uploads);
     let rooms = Arc::new(RoomRegistry::new(
         Sfu::new(sfu_config(&config)),
+        recorder,
         config.domain.room.capacity as usize,
         config.room_grace,
         config.room_empty_timeout,
     ));
-    let domain = Arc::new(Mit::new(ports(&store, redis, rooms.clone()), config.domain.clone()));
+    let domain = Arc::new(Mit::new(ports(&store, redis, rooms.clone(), objects), config.domain.clone()));
     rooms.bind(&domain);
-    let realtime = Arc::new(Realtime { mit: domain.clone(), rooms });
+    let realtime = Arc::new(Realtime { mit: domain.clone(), rooms: rooms.clone() });
     let app = http::app(domain, realtime, &config);
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -114,7 +139,7 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
             .await
     });
     tracing::info!(%bound, public_url = %config.public_url, "serving");
-    Ok(RunningServer { address: bound, shutdown, task })
+    Ok(RunningServer { address: bound, shutdown, task, rooms, uploads })
 }
 
 /// Applies pending migrations and returns their versions (`mit migrate`).
@@ -140,7 +165,7 @@ fn sfu_config(config: &Config) -> SfuConfig {
     sfu
 }
 
-fn ports(store: &PgStore, redis: Option<ConnectionManager>, rooms: Arc<RoomRegistry>) -> Ports {
+fn ports(store: &PgStore, redis: Option<ConnectionManager>, rooms: Arc<RoomRegistry>, objects: Arc<ObjectStore>) -> Ports {
     let store = Arc::new(store.clone());
     let mut probes: Vec<Arc<dyn DependencyProbe>> = vec![Arc::new(DatabaseProbe((*store).clone()))];
     let limits: Arc<dyn RateLimiter> = match redis {
@@ -155,7 +180,9 @@ fn ports(store: &PgStore, redis: Option<ConnectionManager>, rooms: Arc<RoomRegis
         teams: store.clone(),
         meetings: store.clone(),
         notes: store.clone(),
-        chat: store,
+        chat: store.clone(),
+        recordings: store,
+        files: objects,
         rooms,
         limits,
         probes,

@@ -170,13 +170,14 @@ impl MediaRoom {
                 if created { state.peers.values().filter(|p| p.user() != user).cloned().collect() } else { Vec::new() };
             (publication, created, peers)
         };
-        // Subscribe everyone before the feed starts, so they get its first packet.
+        // Subscribe everyone (the recorder too) before the feed starts, so they get its first
+        // packet.
         for peer in peers {
             peer.subscribe(publication.clone());
         }
-        publication.attach(track, ssrc);
         if let Some(observer) = &self.observer {
             observer.publication_started(&publication, !created);
         }
+        publication.attach(track, ssrc);
     }
 }

@@ -104,6 +104,7 @@ pub trait MediaTypes: Send + 'static {
 pub struct FileBody<M> {
     content_type: String,
     body: poem::Body,
+    length: Option<u64>,
     media: PhantomData<M>,
 }
 
@@ -116,13 +117,24 @@ impl<M> std::fmt::Debug for FileBody<M> {
 impl<M: MediaTypes> FileBody<M> {
     /// `body` sent as `content_type` (one of `M::TYPES`, possibly with parameters).
     pub fn new(content_type: impl Into<String>, body: impl Into<poem::Body>) -> Self {
-        Self { content_type: content_type.into(), body: body.into(), media: PhantomData }
+        Self { content_type: content_type.into(), body: body.into(), length: None, media: PhantomData }
+    }
+
+    /// `length` bytes streamed from `reader`, sent as `content_type`; the length goes out as
+    /// `Content-Length`, so clients see progress and truncation.
+    pub fn streamed(content_type: impl Into<String>, reader: impl tokio::io::AsyncRead + Send + 'static, length: u64) -> Self {
+        Self { content_type: content_type.into(), body: poem::Body::from_async_read(reader), length: Some(length), media: PhantomData }
     }
 }
 
 impl<M: MediaTypes> IntoResponse for FileBody<M> {
     fn into_response(self) -> Response {
-        Response::builder().content_type(self.content_type).body(self.body)
+        let builder = Response::builder().content_type(self.content_type);
+        let builder = match self.length {
+            Some(length) => builder.header(poem::http::header::CONTENT_LENGTH, length),
+            None => builder,
+        };
+        builder.body(self.body)
     }
 }
 

@@ -109,9 +109,9 @@ impl ApiError {
         error
     }
 
-    /// 416 `range_not_satisfiable` for a file of `size` bytes.
-    pub fn range_not_satisfiable(size: u64) -> Self {
-        let mut error = Self::new(416, "range_not_satisfiable", "the requested range is outside the file");
+    /// 416 `range_not_satisfiable` for a file of `size` bytes, saying why.
+    pub fn range_not_satisfiable(size: u64, message: impl Into<String>) -> Self {
+        let mut error = Self::new(416, "range_not_satisfiable", message);
         error.content_range = Some(format!("bytes */{size}"));
         error
     }

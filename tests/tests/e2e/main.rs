@@ -11,6 +11,7 @@ mod meetings;
 mod not_implemented;
 mod notes;
 mod participants;
+mod recordings;
 mod signaling;
 mod teams;
 mod tokens;

@@ -77,7 +77,8 @@ async fn presence_media_state_and_leaving_are_announced() {
         (Some(host.id.to_string().as_str()), Some("host"), Some(20))
     );
     assert_eq!(info["participants"].as_array().map(Vec::len), Some(1));
-    assert_eq!(info["recording"]["active"], false);
+    assert_eq!(info["recording"]["active"], true, "meetings record from the start by default");
+    assert!(info["recording"]["started_at"].is_string(), "{info}");
 
     let mut b = RoomClient::join(&guest, m.id).await;
     let info = b.expect("room-info").await;

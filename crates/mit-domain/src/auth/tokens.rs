@@ -1,5 +1,6 @@
-//! Signed tokens: access tokens (bearer JWTs bound to a session) and room tokens (bound to a
-//! user and a meeting, checked once when the signalling socket opens).
+//! Signed tokens: access tokens (bearer JWTs bound to a session), room tokens (bound to a user
+//! and a meeting, checked once when the signalling socket opens) and file tokens (a short-lived
+//! link to one recording's file).
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use jsonwebtoken::errors::ErrorKind;
@@ -13,6 +14,7 @@ use crate::error::DomainError;
 const ISSUER: &str = "mit";
 const ACCESS_AUDIENCE: &str = "mit-api";
 const ROOM_AUDIENCE: &str = "mit-room";
+const FILE_AUDIENCE: &str = "mit-file";
 /// Clock skew tolerated between nodes, in seconds.
 const LEEWAY_SECONDS: u64 = 5;
 
@@ -34,6 +36,25 @@ struct RoomClaims {
     exp: i64,
     iss: String,
     aud: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct FileClaims {
+    sub: Uuid,
+    mid: Uuid,
+    iat: i64,
+    exp: i64,
+    iss: String,
+    aud: String,
+}
+
+/// What a valid file token grants: reading this recording of this meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileGrant {
+    /// The meeting.
+    pub meeting_id: Uuid,
+    /// The recording.
+    pub recording_id: Uuid,
 }
 
 /// What a valid room token grants: this user may enter this meeting's room.
@@ -125,6 +146,26 @@ impl TokenKeys {
         Ok(RoomGrant { user_id: claims.sub, meeting_id: claims.mid })
     }
 
+    /// A file token for one recording, valid for `ttl`.
+    pub fn issue_file(&self, grant: FileGrant, ttl: std::time::Duration, now: DateTime<Utc>) -> Result<Issued, DomainError> {
+        let expires_at = now + to_chrono(ttl);
+        let claims = FileClaims {
+            sub: grant.recording_id,
+            mid: grant.meeting_id,
+            iat: now.timestamp(),
+            exp: expires_at.timestamp(),
+            iss: ISSUER.into(),
+            aud: FILE_AUDIENCE.into(),
+        };
+        self.sign(&claims).map(|token| Issued { token, expires_at })
+    }
+
+    /// What a valid file token grants.
+    pub fn verify_file(&self, token: &str) -> Result<FileGrant, DomainError> {
+        let claims: FileClaims = self.verify(token, FILE_AUDIENCE, "file token")?;
+        Ok(FileGrant { meeting_id: claims.mid, recording_id: claims.sub })
+    }
+
     fn sign<T: Serialize>(&self, claims: &T) -> Result<String, DomainError> {
         jsonwebtoken::encode(&Header::new(self.algorithm), claims, &self.encoding)
             .map_err(|e| DomainError::Internal(format!("cannot sign a token: {e}")))
@@ -180,6 +221,17 @@ mod tests {
         let issued = keys.issue_room(Uuid::new_v4(), Uuid::new_v4(), Utc::now()).expect("sign");
         assert!(keys.verify_access(&issued.token).is_err());
         assert!(keys.verify_room(&issued.token).is_ok());
+    }
+
+    #[test]
+    fn a_file_token_grants_one_recording_and_nothing_else() {
+        let keys = keys(b"0123456789abcdef0123456789abcdef");
+        let grant = FileGrant { meeting_id: Uuid::new_v4(), recording_id: Uuid::new_v4() };
+        let issued = keys.issue_file(grant, Duration::from_secs(60), Utc::now()).expect("sign");
+        assert_eq!(keys.verify_file(&issued.token).expect("verify"), grant);
+        assert!(keys.verify_access(&issued.token).is_err() && keys.verify_room(&issued.token).is_err());
+        let access = keys.issue_access(Uuid::new_v4(), Uuid::new_v4(), Utc::now()).expect("sign");
+        assert!(keys.verify_file(&access.token).is_err());
     }
 
     #[test]

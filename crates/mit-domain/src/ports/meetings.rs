@@ -189,6 +189,8 @@ pub trait MeetingStore: Send + Sync + 'static {
         to: MeetingStatus,
         now: DateTime<Utc>,
     ) -> Result<Guarded<MeetingRecord>, StoreError>;
+    /// Turns recording on while the meeting is in progress (keeping an earlier start), or off.
+    async fn set_recording(&self, meeting: Uuid, on: bool, now: DateTime<Utc>) -> Result<Guarded<MeetingRecord>, StoreError>;
     /// Participants, hosts first, then by name and id.
     async fn participants(&self, meeting: Uuid, page: PageRequest) -> Result<Page<ParticipantRecord>, StoreError>;
     /// One participant.

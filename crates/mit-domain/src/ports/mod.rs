@@ -8,6 +8,7 @@ pub mod limits;
 pub mod meetings;
 pub mod notes;
 pub mod people;
+pub mod recordings;
 pub mod rooms;
 pub mod teams;
 
@@ -19,6 +20,7 @@ pub use health::DependencyProbe;
 pub use limits::RateLimiter;
 pub use meetings::MeetingStore;
 pub use notes::NoteStore;
+pub use recordings::{RecordingFiles, RecordingStore};
 pub use rooms::RoomControl;
 pub use teams::TeamStore;
 
@@ -51,6 +53,10 @@ pub struct Ports {
     pub notes: Arc<dyn NoteStore>,
     /// Chat history.
     pub chat: Arc<dyn ChatStore>,
+    /// Recordings.
+    pub recordings: Arc<dyn RecordingStore>,
+    /// Finished recording files.
+    pub files: Arc<dyn RecordingFiles>,
     /// Live rooms.
     pub rooms: Arc<dyn RoomControl>,
     /// Fixed-window counters for rate limits.

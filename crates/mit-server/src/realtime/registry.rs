@@ -6,41 +6,36 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use mit_domain::Mit;
 use mit_domain::ports::rooms::{Departure, Ending, RoomControl};
 use mit_sfu::{RoomObserver, Sfu};
 use uuid::Uuid;
 
 use super::room::LiveRoom;
-
-/// Makes an observer (the recorder) for a new room's publications.
-pub type ObserverFactory = Box<dyn Fn(Uuid) -> Option<Arc<dyn RoomObserver>> + Send + Sync>;
+use crate::recording::Recorder;
 
 /// The rooms hosted on this node.
 pub struct RoomRegistry {
     sfu: Sfu,
     rooms: Mutex<HashMap<Uuid, Arc<LiveRoom>>>,
     mit: OnceLock<Weak<Mit>>,
-    observers: OnceLock<ObserverFactory>,
+    recorder: Recorder,
     capacity: usize,
     grace: Duration,
     empty_timeout: Option<Duration>,
 }
 
 impl RoomRegistry {
-    /// No rooms yet; rooms hold `capacity` seats and keep a dropped seat for `grace`.
-    pub fn new(sfu: Sfu, capacity: usize, grace: Duration, empty_timeout: Option<Duration>) -> Self {
-        Self { sfu, rooms: Mutex::new(HashMap::new()), mit: OnceLock::new(), observers: OnceLock::new(), capacity, grace, empty_timeout }
+    /// No rooms yet; rooms are recorded by `recorder`, hold `capacity` seats and keep a dropped
+    /// seat for `grace`.
+    pub fn new(sfu: Sfu, recorder: Recorder, capacity: usize, grace: Duration, empty_timeout: Option<Duration>) -> Self {
+        Self { sfu, rooms: Mutex::new(HashMap::new()), mit: OnceLock::new(), recorder, capacity, grace, empty_timeout }
     }
 
     /// Connects the registry to the domain (which in turn uses the registry as its room port).
     pub fn bind(&self, mit: &Arc<Mit>) {
         let _ = self.mit.set(Arc::downgrade(mit));
-    }
-
-    /// Sets what observes new rooms' publications (the recorder).
-    pub fn observe_with(&self, factory: ObserverFactory) {
-        let _ = self.observers.set(factory);
     }
 
     fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Arc<LiveRoom>>> {
@@ -52,10 +47,10 @@ impl RoomRegistry {
     pub fn room(&self, meeting: Uuid) -> Arc<LiveRoom> {
         let mut rooms = self.rooms();
         let room = rooms.entry(meeting).or_insert_with(|| {
-            let observer = self.observers.get().and_then(|make| make(meeting));
-            let media = self.sfu.room(meeting, observer);
+            let recorder = self.recorder.meeting(meeting);
+            let media = self.sfu.room(meeting, Some(recorder.clone() as Arc<dyn RoomObserver>));
             let mit = self.mit.get().cloned().unwrap_or_default();
-            Arc::new(LiveRoom::new(meeting, media, mit, self.capacity, self.grace, self.empty_timeout))
+            Arc::new(LiveRoom::new(meeting, media, recorder, mit, self.capacity, self.grace, self.empty_timeout))
         });
         Arc::clone(room)
     }
@@ -68,6 +63,16 @@ impl RoomRegistry {
     /// The media plane.
     pub fn sfu(&self) -> &Sfu {
         &self.sfu
+    }
+
+    /// For shutdown: finishes every file being recorded (recording resumes in new files when
+    /// the participants reconnect to the next run) and waits until they are handed over.
+    pub async fn finish_recordings(&self) {
+        let rooms: Vec<Arc<LiveRoom>> = self.rooms().values().cloned().collect();
+        for room in rooms {
+            room.pause_recorder();
+        }
+        self.recorder.wait().await;
     }
 }
 
@@ -83,6 +88,12 @@ impl RoomControl for RoomRegistry {
                 Departure::Kicked => room.kick(user),
                 Departure::Left => room.leave(user),
             }
+        }
+    }
+
+    async fn set_recording(&self, meeting: Uuid, since: Option<DateTime<Utc>>) {
+        if let Some(room) = self.existing(meeting) {
+            room.set_recording(since);
         }
     }
 

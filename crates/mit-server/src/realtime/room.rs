@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use mit_api::server::models::ParticipantRole;
 use mit_domain::Mit;
 use mit_domain::ports::rooms::Ending;
@@ -15,6 +16,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::messages::{LeftReason, Member, RecordingState, ServerMessage};
+use crate::recording::MeetingRecorder;
 
 /// What a socket's writer sends next.
 #[derive(Debug, Clone)]
@@ -48,6 +50,11 @@ struct RoomState {
     seats: BTreeMap<Uuid, Seat>,
     next_session: u64,
     closed: bool,
+    /// Since when the meeting is recorded.
+    recording: Option<DateTime<Utc>>,
+    /// A host's start or stop reached the room: from then on it knows better than any earlier
+    /// read of the database.
+    recording_told: bool,
 }
 
 /// How a socket entered.
@@ -76,6 +83,7 @@ pub enum Exit {
 pub struct LiveRoom {
     meeting: Uuid,
     media: Arc<MediaRoom>,
+    recorder: Arc<MeetingRecorder>,
     mit: Weak<Mit>,
     capacity: usize,
     grace: Duration,
@@ -87,12 +95,13 @@ impl LiveRoom {
     pub(super) fn new(
         meeting: Uuid,
         media: Arc<MediaRoom>,
+        recorder: Arc<MeetingRecorder>,
         mit: Weak<Mit>,
         capacity: usize,
         grace: Duration,
         empty_timeout: Option<Duration>,
     ) -> Self {
-        Self { meeting, media, mit, capacity, grace, empty_timeout, state: Mutex::new(RoomState::default()) }
+        Self { meeting, media, recorder, mit, capacity, grace, empty_timeout, state: Mutex::new(RoomState::default()) }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, RoomState> {
@@ -152,9 +161,46 @@ impl LiveRoom {
     }
 
     /// The `room-info` for `user`.
-    pub fn room_info(&self, user: Uuid, role: ParticipantRole, resumed: bool, recording: RecordingState) -> ServerMessage {
-        let participants = self.state().seats.iter().map(|(id, seat)| seat.member(*id)).collect();
+    pub fn room_info(&self, user: Uuid, role: ParticipantRole, resumed: bool) -> ServerMessage {
+        let state = self.state();
+        let participants = state.seats.iter().map(|(id, seat)| seat.member(*id)).collect();
+        let recording = RecordingState { active: state.recording.is_some(), started_at: state.recording };
         ServerMessage::RoomInfo { user_id: user, role: role.as_str(), resumed, participants, recording, capacity: self.capacity }
+    }
+
+    /// A host started (`Some`) or stopped recording: the recorder follows and everyone hears.
+    pub fn set_recording(&self, since: Option<DateTime<Utc>>) {
+        self.apply_recording(since, true);
+    }
+
+    /// The recording state as the database had it when someone entered; ignored once a host's
+    /// start or stop has reached the room (that read may be older).
+    pub fn sync_recording(&self, since: Option<DateTime<Utc>>) {
+        self.apply_recording(since, false);
+    }
+
+    fn apply_recording(&self, since: Option<DateTime<Utc>>, told: bool) {
+        {
+            let mut state = self.state();
+            if state.closed || (state.recording_told && !told) || state.recording == since {
+                state.recording_told |= told;
+                return;
+            }
+            state.recording_told |= told;
+            state.recording = since;
+            // Under the room's lock, so concurrent starts and stops reach the recorder in order.
+            self.recorder.set_active(since.is_some());
+        }
+        let message = match since {
+            Some(started_at) => ServerMessage::RecordingStarted { started_at },
+            None => ServerMessage::RecordingStopped,
+        };
+        self.broadcast(&message, None);
+    }
+
+    /// Finishes every file being written without changing the recording state (shutdown).
+    pub fn pause_recorder(&self) {
+        self.recorder.set_active(false);
     }
 
     /// A socket ended; a dropped one keeps its seat for the grace period.
@@ -250,6 +296,7 @@ impl LiveRoom {
             }
             self.record_presence(user, false);
         }
+        self.recorder.set_active(false);
         self.media.close();
     }
 

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::Realtime;
-use super::messages::{ClientMessage, IceCandidate, RecordingState, ServerMessage, parse};
+use super::messages::{ClientMessage, IceCandidate, ServerMessage, parse};
 use super::room::{Entry, Exit, LiveRoom, OUTBOX_DEPTH, Outgoing};
 use super::throttle::MessageBudget;
 
@@ -67,8 +67,8 @@ pub async fn serve(realtime: Arc<Realtime>, meeting: Option<Uuid>, token: Option
             return refuse(&mut sink, Refusal::Internal).await;
         }
     };
-    let recording = realtime.recording_state(admission.meeting_id, admission.user_id).await;
-    let info = room.room_info(admission.user_id, admission.role, entry == Entry::Resumed, recording);
+    realtime.sync_recording(&room, &admission).await;
+    let info = room.room_info(admission.user_id, admission.role, entry == Entry::Resumed);
     let mut connection = Connection {
         realtime,
         room: room.clone(),
@@ -275,14 +275,12 @@ fn peer_message(event: PeerEvent) -> Option<ServerMessage> {
 }
 
 impl Realtime {
-    /// Whether the meeting is being recorded, for `room-info`.
-    async fn recording_state(&self, meeting: Uuid, user: Uuid) -> RecordingState {
-        match self.mit.recording_since(meeting, user).await {
-            Ok(started_at) => RecordingState { active: started_at.is_some(), started_at },
-            Err(error) => {
-                tracing::warn!(%error, "recording state unknown");
-                RecordingState { active: false, started_at: None }
-            }
+    /// Brings the room's recording state up to the database's (auto-record at start, or a
+    /// host's start while the room did not exist yet).
+    async fn sync_recording(&self, room: &LiveRoom, admission: &Admission) {
+        match self.mit.recording_since(admission.meeting_id, admission.user_id).await {
+            Ok(since) => room.sync_recording(since),
+            Err(error) => tracing::warn!(%error, "recording state unknown"),
         }
     }
 }

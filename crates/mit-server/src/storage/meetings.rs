@@ -192,6 +192,7 @@ impl MeetingStore for PgStore {
             "UPDATE meetings SET status = $2,
                 started_at = CASE WHEN $2 = 'in_progress' THEN $3 ELSE started_at END,
                 ended_at = CASE WHEN $2 IN ('completed', 'cancelled') THEN $3 ELSE ended_at END,
+                recording_started_at = CASE WHEN $2 = 'in_progress' AND auto_record THEN $3 ELSE NULL END,
                 updated_at = $3
              WHERE id = $1 AND status = ANY($4)",
         )
@@ -202,6 +203,24 @@ impl MeetingStore for PgStore {
         .execute(&mut conn)
         .await
         .map_err(store_error)?;
+        guarded(&mut conn, meeting, updated).await
+    }
+
+    async fn set_recording(&self, meeting: Uuid, on: bool, now: DateTime<Utc>) -> Result<Guarded<MeetingRecord>, StoreError> {
+        let mut conn = self.connection().await?;
+        // Starting keeps an earlier start and needs a meeting in progress; stopping always works
+        // (a meeting that is over is not being recorded anyway).
+        let sql = if on {
+            "UPDATE meetings SET recording_started_at = coalesce(recording_started_at, $2) WHERE id = $1 AND status = 'in_progress'"
+        } else {
+            "UPDATE meetings SET recording_started_at = NULL WHERE id = $1 AND $2 IS NOT NULL"
+        };
+        let updated = diesel::sql_query(sql)
+            .bind::<SqlUuid, _>(meeting)
+            .bind::<diesel::sql_types::Timestamptz, _>(now)
+            .execute(&mut conn)
+            .await
+            .map_err(store_error)?;
         guarded(&mut conn, meeting, updated).await
     }
 

@@ -3,8 +3,10 @@
 
 mod accounts;
 mod chat;
+pub mod jobs;
 mod meetings;
 mod notes;
+pub mod recordings;
 mod rows;
 pub mod schema;
 mod teams;

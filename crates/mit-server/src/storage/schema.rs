@@ -103,6 +103,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    recordings (id) {
+        id -> Uuid,
+        meeting_id -> Uuid,
+        user_id -> Uuid,
+        kind -> Text,
+        source -> Text,
+        media_type -> Text,
+        status -> Text,
+        node -> Text,
+        file_path -> Text,
+        storage_key -> Text,
+        started_at -> Timestamptz,
+        ended_at -> Nullable<Timestamptz>,
+        duration_ms -> Nullable<Int8>,
+        size_bytes -> Nullable<Int8>,
+        failure_reason -> Nullable<Text>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Uuid,
+        kind -> Text,
+        subject -> Uuid,
+        node -> Nullable<Text>,
+        attempts -> Int4,
+        run_at -> Timestamptz,
+        locked_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        finished_at -> Nullable<Timestamptz>,
+        outcome -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(team_members -> teams (team_id));
@@ -114,6 +151,8 @@ diesel::joinable!(notes -> meetings (meeting_id));
 diesel::joinable!(notes -> users (author_id));
 diesel::joinable!(chat_messages -> meetings (meeting_id));
 diesel::joinable!(chat_messages -> users (user_id));
+diesel::joinable!(recordings -> meetings (meeting_id));
+diesel::joinable!(recordings -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -125,4 +164,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     participants,
     notes,
     chat_messages,
+    recordings,
+    jobs,
 );

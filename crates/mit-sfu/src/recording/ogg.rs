@@ -346,7 +346,11 @@ mod tests {
         bytes.extend(muxer.finish());
         let found = pages(&bytes);
         let fillers: Vec<u8> = found.iter().flat_map(|p| &p.packets).filter(|p| p.len() == 1).map(|p| p[0]).collect();
-        assert_eq!(fillers, [0xf8, 0xf8, 0xf8, 0xf8, 0x78, 0x78, 0xf0, 0xe8, 0xe0], "80 ms pre-skip, 2 × 20 ms in the last mode, then 10 + 5 + 2.5 ms");
+        assert_eq!(
+            fillers,
+            [0xf8, 0xf8, 0xf8, 0xf8, 0x78, 0x78, 0xf0, 0xe8, 0xe0],
+            "80 ms pre-skip, 2 × 20 ms in the last mode, then 10 + 5 + 2.5 ms"
+        );
     }
 
     #[test]

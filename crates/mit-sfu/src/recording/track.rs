@@ -44,6 +44,11 @@ impl Container {
         }
     }
 
+    /// The container of a file of `media_type` (as [`Container::media_type`] gives it).
+    pub fn from_media_type(media_type: &str) -> Option<Self> {
+        [Self::OggOpus, Self::IvfVp8].into_iter().find(|c| c.media_type() == media_type)
+    }
+
     /// The file extension.
     pub fn extension(self) -> &'static str {
         match self {
