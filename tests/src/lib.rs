@@ -7,6 +7,7 @@ mod database;
 pub mod media;
 pub mod recordings;
 pub mod room;
+pub mod server_process;
 mod users;
 
 use std::net::SocketAddr;

@@ -26,8 +26,10 @@ type Counts = Arc<Mutex<HashMap<String, u64>>>;
 /// Microseconds from send to receipt of time-stamped packets (see [`send_stamped`]).
 type Latencies = Arc<Mutex<Vec<u64>>>;
 
-/// The first payload byte of a time-stamped packet.
-const STAMP: u8 = 0xa5;
+/// The first payload byte of a time-stamped packet: a valid Opus TOC (CELT wideband, 20 ms,
+/// stereo, one frame) that neither the fixture nor the silence frames use, so the recorder takes
+/// the packets as 20 ms of audio.
+const STAMP: u8 = 0xbc;
 
 /// Incoming tracks by stream id, for sending RTCP back (keyframe requests).
 type Incoming = Arc<Mutex<HashMap<String, Arc<dyn TrackRemote>>>>;

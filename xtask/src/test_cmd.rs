@@ -39,7 +39,7 @@ pub fn run_tests(options: TestOptions) -> Result<()> {
     let mut timings = Timings::default();
     timings.step("install tools", || ensure_packages(&TEST_PACKAGES))?;
     let playwright = timings.step("install playwright-core", || npm_package("playwright-core", PLAYWRIGHT_VERSION))?;
-    timings.step("install s3s-fs", s3s_fs)?;
+    let s3s_fs = timings.step("install s3s-fs", s3s_fs)?;
     let fixture = timings.step("media fixtures", fixtures::opus_fixture)?;
     if !options.skip_lints {
         timings.step("rustfmt", || run(cargo().args(["fmt", "--all", "--check"])))?;
@@ -62,6 +62,7 @@ pub fn run_tests(options: TestOptions) -> Result<()> {
         ("MIT_TEST_PLAYWRIGHT", playwright.display().to_string()),
         ("MIT_TEST_CHROMIUM", CHROMIUM.provides.to_string()),
         ("MIT_TEST_SERVER_BIN", server_binary()),
+        ("MIT_TEST_S3S_FS", s3s_fs.display().to_string()),
     ];
     timings.step("test suite", || run(test_runner(&options.runner_args).envs(env.iter().map(|(k, v)| (k, v)))))?;
     if !options.skip_schemathesis {
@@ -92,6 +93,7 @@ pub fn hold_services() -> Result<()> {
     println!("export MIT_TEST_PLAYWRIGHT={}", playwright.display());
     println!("export MIT_TEST_CHROMIUM={}", CHROMIUM.provides);
     println!("export MIT_TEST_SERVER_BIN={}", server_binary());
+    println!("export MIT_TEST_S3S_FS={}", s3s_fs()?.display());
     eprintln!("services are up; press Ctrl-C (or close stdin) to stop them");
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let on_signal = stop.clone();

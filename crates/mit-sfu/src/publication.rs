@@ -166,9 +166,10 @@ impl Publication {
         self.paused.load(Ordering::Relaxed)
     }
 
-    /// Asks the publisher for a keyframe (video only; throttled).
+    /// Asks the publisher for a keyframe (video only; throttled). Without a feed there is nobody
+    /// to ask, and the request must not use up the throttle: attaching a feed asks anyway.
     pub fn request_keyframe(&self) {
-        if self.kind == RtpCodecKind::Video && self.keyframes.allow(Instant::now()) {
+        if self.kind == RtpCodecKind::Video && self.feed.load().is_some() && self.keyframes.allow(Instant::now()) {
             self.keyframe_wanted.notify_one();
         }
     }

@@ -52,6 +52,13 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks / 100.0
 }
 
+/// Bytes the server has had written to storage (`/proc/<pid>/io`), which the recorder's fsync
+/// every second keeps close to what it wrote.
+fn disk_write_bytes(pid: u32) -> u64 {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+    io.lines().find_map(|l| l.strip_prefix("write_bytes:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+}
+
 /// The server's resident memory in KiB.
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -86,7 +93,10 @@ async fn main() {
     for i in 1..args.publishers + args.subscribers {
         others.push(TestUser::register_at(&args.base_url, &format!("Bench {i}")).await);
     }
-    let body = types::CreateMeetingRequest::builder().title("SFU benchmark").participant_ids(Some(others.iter().map(|u| u.id).collect()));
+    let body = types::CreateMeetingRequest::builder()
+        .title("SFU benchmark")
+        .participant_ids(Some(others.iter().map(|u| u.id).collect()))
+        .auto_record(Some(false));
     let meeting = host.client.create_meeting().body(body).send().await.expect("meeting").into_inner();
     host.client.start_meeting().meeting_id(meeting.id).send().await.expect("start");
     if args.record {
@@ -122,6 +132,7 @@ async fn main() {
             .ok()
     });
     let cpu_before = cpu_seconds(args.server_pid);
+    let disk_before = disk_write_bytes(args.server_pid);
     let started = Instant::now();
     let senders: Vec<_> =
         microphones.into_iter().map(|m| tokio::spawn(async move { send_stamped(&m, packets, Duration::from_millis(20)).await })).collect();
@@ -132,6 +143,7 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds(args.server_pid) - cpu_before;
+    let disk = disk_write_bytes(args.server_pid).saturating_sub(disk_before);
     let peak_rss = rss_kib(args.server_pid);
     if let Some(mut profiler) = profiler {
         let _ = std::process::Command::new("kill").args(["-INT", &profiler.id().to_string()]).status();
@@ -164,6 +176,7 @@ async fn main() {
         "latency_p50_us": percentile(&latencies, 0.5),
         "latency_p99_us": percentile(&latencies, 0.99),
         "server_cpu_percent_of_one_core": 100.0 * cpu / elapsed,
+        "server_disk_write_bytes_per_second": disk as f64 / elapsed,
         "cores": cores,
         "server_rss_idle_kib": idle_rss,
         "server_rss_connected_kib": connected_rss,

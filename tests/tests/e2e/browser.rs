@@ -1,11 +1,14 @@
 //! One real browser: headless Chromium (Debian's, with fake devices) opens a plain page that signs
 //! in, joins through the API and the WebSocket, and publishes its microphone and camera; a
-//! webrtc-rs participant in the same meeting receives both, and the browser receives its audio.
+//! webrtc-rs participant in the same meeting receives both, the browser receives its audio, and
+//! the server records the browser's real Opus and VP8.
 
 use std::time::Duration;
 
+use mit_client::types::{RecordingKind, RecordingStatus};
 use mit_tests::TestApp;
 use mit_tests::media::{MediaClient, send_synthetic};
+use mit_tests::recordings::{fetch, opusinfo, read_ivf, read_ogg_opus, settled};
 use mit_tests::room::RoomClient;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{Route, get, handler, web::Html};
@@ -73,4 +76,18 @@ async fn chromium_publishes_to_and_hears_a_webrtc_rs_participant() {
     assert!(state["remoteStreams"].as_array().is_some_and(|s| s.iter().any(|id| id == &format!("{}:microphone", host.id))), "{state}");
     assert!(heard_voice >= 50, "the webrtc-rs participant hears the browser ({heard_voice} packets)");
     assert!(saw_camera >= 50, "the webrtc-rs participant sees the browser's camera ({saw_camera} packets)");
+
+    host.client.stop_recording().meeting_id(m.id).send().await.expect("stop recording");
+    let recordings = settled(&host, m.id, 3, Duration::from_secs(30)).await;
+    let of_browser = |kind: RecordingKind| {
+        recordings.iter().find(|r| r.participant.id == browser_user.id && r.kind == kind).unwrap_or_else(|| panic!("{recordings:#?}"))
+    };
+    let (voice, camera) = (of_browser(RecordingKind::Audio), of_browser(RecordingKind::Video));
+    assert!(recordings.iter().all(|r| r.status == RecordingStatus::Ready), "{recordings:#?}");
+    let audio = fetch(&app.base_url, &host, voice).await;
+    assert!(read_ogg_opus(&audio).duration_ms >= 1000, "the browser's voice is recorded: {:?}", read_ogg_opus(&audio));
+    opusinfo(&audio);
+    let video = read_ivf(&fetch(&app.base_url, &host, camera).await);
+    assert!(video.width >= 160 && video.height >= 120 && video.frames >= 10, "the browser's camera is recorded: {video:?}");
+    assert_eq!(video.declared_frames as usize, video.frames);
 }

@@ -10,6 +10,7 @@ mod media;
 mod meetings;
 mod not_implemented;
 mod notes;
+mod objects;
 mod participants;
 mod recordings;
 mod signaling;

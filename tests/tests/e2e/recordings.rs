@@ -13,7 +13,8 @@ use mit_client::types::{self, RecordingKind, RecordingSource, RecordingStatus, T
 use mit_tests::media::{MediaClient, play_ogg, send_synthetic};
 use mit_tests::recordings::{download, fetch, opusinfo, read_ivf, read_ogg_opus, settled};
 use mit_tests::room::RoomClient;
-use mit_tests::{TEST_JWT_SECRET, TestApp, TestUser, opus_fixture, s3_env};
+use mit_tests::server_process::ServerProcess;
+use mit_tests::{TEST_JWT_SECRET, TestApp, TestUser, fresh_database, opus_fixture, s3_env};
 use serde_json::json;
 use webrtc::peer_connection::RTCPeerConnectionState;
 
@@ -46,6 +47,25 @@ async fn listener(user: &TestUser, meeting: uuid::Uuid) -> RoomClient {
 
 async fn stop(host: &TestUser, meeting: uuid::Uuid) -> types::RecordingState {
     host.client.stop_recording().meeting_id(meeting).send().await.expect("stop recording").into_inner()
+}
+
+/// A server with these extra variables.
+async fn app_with(env: &[(&'static str, String)]) -> TestApp {
+    let overrides: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    TestApp::spawn_with(&overrides).await
+}
+
+/// A host alone in a running, recorded meeting publishes `packets` packets of synthetic audio
+/// (20 ms each) and stops the recording; returns the host, the meeting and the packets sent.
+async fn record_speech(app: &TestApp, packets: u32) -> (TestUser, types::Meeting, u32) {
+    let host = app.register("Host").await;
+    let m = running(&host, &[]).await;
+    let media = MediaClient::new().await;
+    let microphone = media.microphone("mic").await;
+    let (_room, _) = connect(&host, m.id, media).await;
+    let sent = send_synthetic(&microphone, packets, PACE).await;
+    stop(&host, m.id).await;
+    (host, m, sent)
 }
 
 #[track_caller]
@@ -95,13 +115,7 @@ async fn a_recorded_microphone_comes_back_as_ogg_opus_as_long_as_what_was_sent()
 #[tokio::test(flavor = "multi_thread")]
 async fn ranges_and_signed_links_serve_parts_of_a_local_recording() {
     let app = TestApp::spawn().await;
-    let host = app.register("Host").await;
-    let m = running(&host, &[]).await;
-    let media = MediaClient::new().await;
-    let microphone = media.microphone("mic").await;
-    let (_room, _) = connect(&host, m.id, media).await;
-    send_synthetic(&microphone, 100, PACE).await;
-    stop(&host, m.id).await;
+    let (host, m, _) = record_speech(&app, 100).await;
     let recording = settled(&host, m.id, 1, SETTLE).await.remove(0);
     let whole = fetch(&app.base_url, &host, &recording).await;
     let size = whole.len();
@@ -142,16 +156,8 @@ async fn ranges_and_signed_links_serve_parts_of_a_local_recording() {
 async fn with_s3_recordings_are_uploaded_and_links_are_signed_for_the_public_endpoint() {
     let endpoint = mit_tests::service_url("MIT_TEST_S3_ENDPOINT");
     let public = endpoint.replace("127.0.0.1", "localhost");
-    let env = s3_env(Some(&public));
-    let overrides: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let app = TestApp::spawn_with(&overrides).await;
-    let host = app.register("Host").await;
-    let m = running(&host, &[]).await;
-    let media = MediaClient::new().await;
-    let microphone = media.microphone("mic").await;
-    let (_room, _) = connect(&host, m.id, media).await;
-    let sent = send_synthetic(&microphone, 100, PACE).await;
-    stop(&host, m.id).await;
+    let app = app_with(&s3_env(Some(&public))).await;
+    let (host, m, sent) = record_speech(&app, 100).await;
     let recording = settled(&host, m.id, 1, SETTLE).await.remove(0);
     assert_eq!(recording.status, RecordingStatus::Ready, "{recording:?}");
 
@@ -170,6 +176,48 @@ async fn with_s3_recordings_are_uploaded_and_links_are_signed_for_the_public_end
     let internal = url.replacen("localhost", "127.0.0.1", 1);
     let refused = http().get(&internal).send().await.expect("fetch from the internal host");
     assert_eq!(refused.status(), 403, "the signature covers the public host, not the internal one");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_waits_out_an_object_store_outage_and_then_lands() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let mut env = s3_env(None);
+    for (key, value) in &mut env {
+        match *key {
+            "S3_ENDPOINT" | "S3_PUBLIC_ENDPOINT" => *value = endpoint.clone(),
+            "S3_BUCKET" => *value = "outage".into(),
+            _ => {}
+        }
+    }
+    let app = app_with(&env).await;
+    let (host, m, _) = record_speech(&app, 50).await;
+
+    // The store is down: the upload fails and waits for its next attempt.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let waiting = host.client.list_recordings().meeting_id(m.id).send().await.expect("list").into_inner().items;
+    assert_eq!(waiting.iter().map(|r| r.status).collect::<Vec<_>>(), [RecordingStatus::Processing]);
+    expect_raw_error(download(&app.base_url, &host, m.id, waiting[0].id, None).await, 409, "not_ready").await;
+
+    let data = tempfile::tempdir().expect("a directory for the store");
+    std::fs::create_dir(data.path().join("outage")).expect("the bucket");
+    let mut s3 = std::process::Command::new(mit_tests::service_url("MIT_TEST_S3S_FS"))
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--access-key", &mit_tests::service_url("MIT_TEST_S3_ACCESS_KEY")])
+        .args(["--secret-key", &mit_tests::service_url("MIT_TEST_S3_SECRET_KEY")])
+        .arg(data.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("s3s-fs starts");
+    let recording = settled(&host, m.id, 1, Duration::from_secs(30)).await.remove(0);
+    assert_eq!(recording.status, RecordingStatus::Ready, "a later attempt uploads it: {recording:?}");
+    within_5_percent(read_ogg_opus(&fetch(&app.base_url, &host, &recording).await).duration_ms, 1000);
+
+    let _ = s3.kill();
+    let _ = s3.wait();
+    let unreachable = download(&app.base_url, &host, m.id, recording.id, None).await;
+    assert!(unreachable.headers().contains_key("retry-after"));
+    expect_raw_error(unreachable, 503, "service_unavailable").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -330,6 +378,45 @@ async fn a_recording_that_is_not_ready_or_not_there_is_refused() {
         expect_raw_error(response, 404, "not_found").await;
     }
     expect_raw_error(http().get(app.url("/api/v1/recording-files/garbage")).send().await.expect("garbage"), 404, "not_found").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_server_finishes_and_uploads_what_it_had_written_when_it_starts_again() {
+    let recordings = tempfile::tempdir().expect("a recording directory");
+    let mut env: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), fresh_database().await),
+        ("JWT_SECRET_KEY".into(), TEST_JWT_SECRET.into()),
+        ("RATE_LIMIT_REQUESTS".into(), "0".into()),
+        ("RECORDING_PATH".into(), recordings.path().display().to_string()),
+        ("NODE_ID".into(), "crash-test".into()),
+    ];
+    env.extend(s3_env(None).into_iter().map(|(k, v)| (k.to_string(), v)));
+    let mut server = ServerProcess::start(env.clone()).await;
+    let host = TestUser::register_at(&server.base_url, "Host").await;
+    let m = running(&host, &[]).await;
+    let media = MediaClient::new().await;
+    let microphone = media.microphone("mic").await;
+    let (_room, _) = connect(&host, m.id, media).await;
+    let sent = send_synthetic(&microphone, 150, PACE).await;
+    server.kill();
+
+    let live = recordings.path().join("live").join(m.id.to_string());
+    let files: Vec<_> = std::fs::read_dir(&live).expect("the meeting's live directory").flatten().collect();
+    assert_eq!(files.len(), 1, "one file was being written");
+    let written = std::fs::read(files[0].path()).expect("the file");
+    let pages = mit_sfu::recording::ogg::pages(&written);
+    assert!(pages.last().is_some_and(|page| !page.is_eos()), "the killed server left the file unfinished");
+    let state = host.client.get_recording_state().meeting_id(m.id).send().await;
+    assert!(state.is_err(), "the server is down");
+
+    let server = server.restart().await;
+    let recording = settled(&host, m.id, 1, SETTLE).await.remove(0);
+    assert_eq!(recording.status, RecordingStatus::Ready, "{recording:?}");
+    let ogg = read_ogg_opus(&fetch(&server.base_url, &host, &recording).await);
+    let sent_ms = u64::from(sent) * 20;
+    // What the muxer still held in memory (up to a page, 200 ms) is all a kill can take.
+    assert!(ogg.duration_ms + 300 >= sent_ms && ogg.duration_ms <= sent_ms + 20, "{} ms kept of {sent_ms} ms sent", ogg.duration_ms);
+    assert!(std::fs::read_dir(&live).map(|d| d.count()).unwrap_or(0) == 0, "the uploaded file left the node's disk");
 }
 
 /// A recording row made directly in the database (the recorder makes real ones), for states a

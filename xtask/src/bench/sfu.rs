@@ -44,23 +44,33 @@ pub fn run_sfu(options: SfuRun) -> Result<()> {
     println!("\nSFU benchmark: release build, {} cores, loopback, synthetic Opus at 50 packets/s per publisher", super::cores());
     println!("(the load generator's {} webrtc-rs peers share the machine with the server)\n", options.publishers + options.subscribers);
     println!(
-        "{:<10} {:>5} {:>5} {:>12} {:>8} {:>10} {:>10} {:>12} {:>14} {:>12}",
-        "recording", "pub", "sub", "fwd pkt/s", "loss %", "p50 ms", "p99 ms", "CPU % core", "RSS/peer KiB", "RSS peak MiB"
+        "{:<10} {:>5} {:>5} {:>12} {:>8} {:>10} {:>10} {:>12} {:>14} {:>12} {:>12}",
+        "recording", "pub", "sub", "fwd pkt/s", "loss %", "p50 ms", "p99 ms", "CPU % core", "RSS/peer KiB", "RSS peak MiB", "disk KiB/s"
     );
     for report in &reports {
         let f = |k: &str| report[k].as_f64().unwrap_or(0.0);
         println!(
-            "{:<10} {:>5} {:>5} {:>12.0} {:>8.3} {:>10.2} {:>10.2} {:>12.1} {:>14} {:>12.1}",
+            "{:<10} {:>5} {:>5} {:>12.0} {:>8.3} {:>10.2} {:>10.2} {:>12.1} {:>14} {:>12.1} {:>12.1}",
             if report["recording"].as_bool() == Some(true) { "on" } else { "off" },
-            report["publishers"],
-            report["subscribers"],
+            report["publishers"].as_u64().unwrap_or(0),
+            report["subscribers"].as_u64().unwrap_or(0),
             f("forwarded_per_second"),
             f("loss_percent"),
             f("latency_p50_us") / 1000.0,
             f("latency_p99_us") / 1000.0,
             f("server_cpu_percent_of_one_core"),
-            report["server_rss_per_participant_kib"],
+            report["server_rss_per_participant_kib"].as_u64().unwrap_or(0),
             f("server_rss_peak_kib") / 1024.0,
+            f("server_disk_write_bytes_per_second") / 1024.0,
+        );
+    }
+    if let [off, on] = reports.as_slice() {
+        let tracks = options.publishers.max(1) as f64;
+        let delta = |k: &str| on[k].as_f64().unwrap_or(0.0) - off[k].as_f64().unwrap_or(0.0);
+        println!(
+            "\nrecording overhead per recorded track: {:+.2} % of a core, {:.1} KiB/s written to disk",
+            delta("server_cpu_percent_of_one_core") / tracks,
+            on["server_disk_write_bytes_per_second"].as_f64().unwrap_or(0.0) / 1024.0 / tracks,
         );
     }
     Ok(())

@@ -68,11 +68,8 @@ impl MeetingRecorder {
         let id = Uuid::now_v7();
         let file = format!("{id}.{}", container.extension());
         let path: PathBuf = self.shared.live_root.join(self.meeting.to_string()).join(&file);
+        // Subscribing asks the publisher for a keyframe: nothing before one is playable.
         let recorder = TrackRecorder::start(publication, path.clone());
-        if container == Container::IvfVp8 {
-            // Nothing before a keyframe is playable.
-            publication.request_keyframe();
-        }
         let (stop, stopped) = oneshot::channel();
         state.writing.insert(key, stop);
         let new = NewRecording {
