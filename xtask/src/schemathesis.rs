@@ -40,7 +40,8 @@ pub fn run_schemathesis(postgres: &Postgres) -> Result<()> {
     std::fs::create_dir_all(&hooks)?;
     std::fs::write(hooks.join("mit_hooks.py"), AUTH_HOOK)?;
     run(Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--quiet", "--package", "mit-server", "--bin", "mit"])
+        // The flags of the suite's other builds, so features resolve alike and nothing rebuilds.
+        .args(["build", "--quiet", "--workspace", "--all-targets"])
         .current_dir(workspace_root()))?;
     postgres.ensure_database("schemathesis")?;
     let server = Server::start(&postgres.url("schemathesis"))?;
