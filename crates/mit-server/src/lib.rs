@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::limits::{MemoryLimiter, RedisLimiter};
 use crate::objects::{ObjectError, ObjectStore};
-use crate::probes::{DatabaseProbe, RedisProbe};
+use crate::probes::{DatabaseProbe, ObjectStoreProbe, RedisProbe};
 use crate::realtime::{Realtime, RoomRegistry};
 use crate::recording::Recorder;
 use crate::recording::uploads::UploadWorker;
@@ -167,7 +167,8 @@ fn sfu_config(config: &Config) -> SfuConfig {
 
 fn ports(store: &PgStore, redis: Option<ConnectionManager>, rooms: Arc<RoomRegistry>, objects: Arc<ObjectStore>) -> Ports {
     let store = Arc::new(store.clone());
-    let mut probes: Vec<Arc<dyn DependencyProbe>> = vec![Arc::new(DatabaseProbe((*store).clone()))];
+    let mut probes: Vec<Arc<dyn DependencyProbe>> =
+        vec![Arc::new(DatabaseProbe((*store).clone())), Arc::new(ObjectStoreProbe(objects.clone()))];
     let limits: Arc<dyn RateLimiter> = match redis {
         Some(redis) => {
             probes.push(Arc::new(RedisProbe(redis.clone())));

@@ -1,10 +1,13 @@
 //! Readiness probes of the backing services.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use diesel_async::RunQueryDsl;
 use mit_domain::ports::DependencyProbe;
 use redis::aio::ConnectionManager;
 
+use crate::objects::ObjectStore;
 use crate::storage::PgStore;
 
 /// PostgreSQL answers `SELECT 1`.
@@ -34,5 +37,19 @@ impl DependencyProbe for RedisProbe {
     async fn check(&self) -> Result<(), String> {
         let mut redis = self.0.clone();
         redis::cmd("PING").query_async::<String>(&mut redis).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+/// The object store holding recordings can be used.
+pub struct ObjectStoreProbe(pub Arc<ObjectStore>);
+
+#[async_trait]
+impl DependencyProbe for ObjectStoreProbe {
+    fn name(&self) -> &'static str {
+        "object_store"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        self.0.check().await.map_err(|e| e.to_string())
     }
 }

@@ -2,7 +2,7 @@
 
 use mit_tests::TestApp;
 
-use crate::http;
+use crate::{expect_raw_error, http};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn liveness_and_readiness_answer() {
@@ -12,6 +12,28 @@ async fn liveness_and_readiness_answer() {
     let ready = app.client().get_readiness().send().await.expect("ready").into_inner();
     assert_eq!(ready.status.to_string(), "ok");
     assert!(ready.checks.iter().any(|c| c.name == "database" && c.status.to_string() == "ok"), "{ready:?}");
+    assert!(ready.checks.iter().any(|c| c.name == "object_store" && c.status.to_string() == "ok"), "{ready:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_checks_s3_and_says_when_it_is_down() {
+    let env = mit_tests::s3_env(None);
+    let overrides: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = TestApp::spawn_with(&overrides).await;
+    let ready = app.client().get_readiness().send().await.expect("ready").into_inner();
+    assert!(ready.checks.iter().any(|c| c.name == "object_store" && c.status.to_string() == "ok"), "{ready:?}");
+
+    let down = TestApp::spawn_with(&[
+        ("S3_ENDPOINT", "http://127.0.0.1:9"),
+        ("S3_BUCKET", "nowhere"),
+        ("S3_ACCESS_KEY", "k"),
+        ("S3_SECRET_KEY", "s"),
+    ])
+    .await;
+    let response = http().get(down.url("/ready")).send().await.expect("ready");
+    let body = expect_raw_error(response, 503, "service_unavailable").await;
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("object_store")), "the failing dependency is named: {body}");
+    down.client().get_health().send().await.expect("still alive and serving");
 }
 
 #[tokio::test(flavor = "multi_thread")]

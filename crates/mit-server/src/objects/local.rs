@@ -38,6 +38,12 @@ impl LocalObjects {
         Ok(())
     }
 
+    /// The directory exists (it is made if missing) and is a directory.
+    pub async fn check(&self) -> Result<(), ObjectError> {
+        tokio::fs::create_dir_all(&self.root).await?;
+        Ok(())
+    }
+
     /// Whether `key` exists.
     pub async fn contains(&self, key: &str) -> Result<bool, ObjectError> {
         Ok(tokio::fs::try_exists(self.path_of(key)?).await?)

@@ -59,6 +59,14 @@ impl ObjectStore {
         }
     }
 
+    /// Whether the store can be used now (the bucket answers, or the directory exists).
+    pub async fn check(&self) -> Result<(), ObjectError> {
+        match self {
+            Self::Local(local) => local.check().await,
+            Self::S3(s3) => s3.check().await,
+        }
+    }
+
     /// Whether an object has this key.
     pub async fn contains(&self, key: &str) -> Result<bool, ObjectError> {
         match self {

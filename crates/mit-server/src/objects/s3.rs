@@ -110,6 +110,16 @@ impl S3Objects {
         Ok(etags)
     }
 
+    /// The bucket answers a signed HEAD.
+    pub async fn check(&self) -> Result<(), ObjectError> {
+        let url = self.bucket.head_bucket(Some(&self.credentials)).sign(REQUEST_TTL);
+        let response = self.client.head(url).send().await.map_err(unavailable)?;
+        match response.status() {
+            status if status.is_success() => Ok(()),
+            status => Err(ObjectError::Unavailable(format!("HEAD bucket `{}`: {status}", self.bucket.name()))),
+        }
+    }
+
     /// Whether `key` exists.
     pub async fn contains(&self, key: &str) -> Result<bool, ObjectError> {
         let url = self.bucket.head_object(Some(&self.credentials), key).sign(REQUEST_TTL);
