@@ -1,4 +1,8 @@
 -- Server-side recordings, and the durable jobs that finish them.
+
+-- Counts changes of `recording_started_at`, so reports of them (to a live room) apply in the
+-- order they were committed, whatever order they arrive in.
+ALTER TABLE meetings ADD COLUMN recording_version bigint NOT NULL DEFAULT 0;
 CREATE TABLE recordings (
     id             uuid PRIMARY KEY,
     meeting_id     uuid NOT NULL REFERENCES meetings (id) ON DELETE CASCADE,

@@ -9,7 +9,7 @@ use crate::Mit;
 use crate::error::DomainError;
 use crate::meetings::lifecycle::Transition;
 use crate::ports::chat::ChatRecord;
-use crate::ports::meetings::Guarded;
+use crate::ports::meetings::{Guarded, RecordingFlag};
 use crate::ports::rooms::Ending;
 
 /// Why someone may not enter a meeting room (each has its close code in the protocol).
@@ -127,9 +127,9 @@ impl Mit {
         }
     }
 
-    /// Since when the meeting is recorded, if it is (as `user` sees it).
-    pub async fn recording_since(&self, meeting: Uuid, user: Uuid) -> Result<Option<DateTime<Utc>>, DomainError> {
-        Ok(self.ports.meetings.meeting_for(meeting, user).await?.and_then(|view| view.meeting.recording_started_at))
+    /// Whether the meeting is recorded (as `user` sees it), with the flag's version.
+    pub async fn recording_state(&self, meeting: Uuid, user: Uuid) -> Result<RecordingFlag, DomainError> {
+        Ok(self.ports.meetings.meeting_for(meeting, user).await?.map(|view| view.meeting.recording).unwrap_or_default())
     }
 
     /// The time, for the realtime layer.

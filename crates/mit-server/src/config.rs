@@ -92,8 +92,8 @@ pub struct Config {
     pub object_store: ObjectStoreConfig,
     /// Where recordings are written while in progress (`RECORDING_PATH`).
     pub recording_path: PathBuf,
-    /// This node's name (`NODE_ID`, default the host name): recordings in progress and their
-    /// upload jobs belong to the node whose disk holds them.
+    /// This node's name (`NODE_ID`, default `<host name>:<absolute RECORDING_PATH>`): recordings
+    /// in progress and their upload jobs belong to the node whose disk holds them.
     pub node_id: String,
     /// Media plane networking.
     pub rtc: RtcConfig,
@@ -182,8 +182,8 @@ impl Config {
             json_logs: env.text("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
             max_body_bytes: env.parsed("MAX_BODY_BYTES", 1 << 20, "a number of bytes")?,
             object_store: object_store(env, &recording_path)?,
+            node_id: env.text("NODE_ID").unwrap_or_else(|| default_node_id(&recording_path)),
             recording_path,
-            node_id: env.text("NODE_ID").unwrap_or_else(host_name),
             rtc: rtc(env, host)?,
             room_grace: Duration::from_secs(seconds_in(env, "ROOM_GRACE_SECONDS", 10, 5..=30)?),
             room_empty_timeout: match env.parsed::<u64>("ROOM_EMPTY_TIMEOUT_MINUTES", 0, "a number of minutes (0: never)")? {
@@ -213,6 +213,13 @@ impl Config {
     pub fn listen_address(&self) -> String {
         socket_text(self.host, self.port)
     }
+}
+
+/// `<host name>:<absolute recording path>`: unique per machine and directory, and one process per
+/// directory is enforced by the recorder's lock.
+fn default_node_id(recording_path: &std::path::Path) -> String {
+    let path = std::path::absolute(recording_path).unwrap_or_else(|_| recording_path.to_path_buf());
+    format!("{}:{}", host_name(), path.display())
 }
 
 /// The kernel's host name, or `local`.
@@ -384,6 +391,13 @@ mod tests {
         assert_eq!(config(&[("JWT_SECRET_KEY", "short")]).expect_err("must fail").variable, "JWT_SECRET_KEY");
         assert_eq!(config(&[("S3_ENDPOINT", "http://127.0.0.1:9000")]).expect_err("must fail").variable, "S3_BUCKET");
         assert_eq!(config(&[("TURN_SERVER", "turn:turn.example.com")]).expect_err("must fail").variable, "TURN_SECRET");
+    }
+
+    #[test]
+    fn the_node_is_named_after_the_host_and_the_recording_directory() {
+        let node = config(&[("RECORDING_PATH", "/var/lib/mit")]).expect("config").node_id;
+        assert!(node.ends_with(":/var/lib/mit"), "{node}");
+        assert_eq!(config(&[("NODE_ID", "edge-1")]).expect("config").node_id, "edge-1");
     }
 
     #[test]

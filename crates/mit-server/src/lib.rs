@@ -28,8 +28,8 @@ use crate::limits::{MemoryLimiter, RedisLimiter};
 use crate::objects::{ObjectError, ObjectStore};
 use crate::probes::{DatabaseProbe, ObjectStoreProbe, RedisProbe};
 use crate::realtime::{Realtime, RoomRegistry};
-use crate::recording::Recorder;
 use crate::recording::uploads::UploadWorker;
+use crate::recording::{Recorder, RecorderError};
 use crate::storage::{DatabaseSetupError, PgStore};
 use mit_sfu::{Sfu, SfuConfig};
 
@@ -48,6 +48,9 @@ pub enum StartError {
     /// The object store configuration cannot work.
     #[error(transparent)]
     Objects(#[from] ObjectError),
+    /// The recording directory cannot be used.
+    #[error(transparent)]
+    Recorder(#[from] RecorderError),
     /// Recordings a previous run left open could not be looked at.
     #[error("cannot recover unfinished recordings: {0}")]
     Recovery(String),
@@ -109,7 +112,7 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
     };
     let objects = Arc::new(ObjectStore::new(&config.object_store)?);
     let wake_uploads = Arc::new(Notify::new());
-    let recorder = Recorder::new(store.clone(), &config.recording_path, config.node_id.clone(), wake_uploads.clone());
+    let recorder = Recorder::new(store.clone(), &config.recording_path, config.node_id.clone(), wake_uploads.clone())?;
     let recovered = recorder.recover().await.map_err(|e| StartError::Recovery(e.to_string()))?;
     if recovered > 0 {
         tracing::info!(recovered, "finalised recordings a previous run left open");

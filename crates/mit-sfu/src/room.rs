@@ -21,8 +21,8 @@ pub trait RoomObserver: Send + Sync + 'static {
     /// A participant started publishing a track (or came back within the grace period with a
     /// new feed for it: then `resumed` is true).
     fn publication_started(&self, publication: &Arc<Publication>, resumed: bool);
-    /// A publication ended for good.
-    fn publication_ended(&self, key: PublicationKey);
+    /// A publication ended for good (the same key may already be published anew).
+    fn publication_ended(&self, publication: &Arc<Publication>);
 }
 
 #[derive(Default)]
@@ -118,7 +118,7 @@ impl MediaRoom {
             peer.unsubscribe(key);
         }
         if let Some(observer) = &self.observer {
-            observer.publication_ended(key);
+            observer.publication_ended(&publication);
         }
     }
 

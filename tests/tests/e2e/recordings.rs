@@ -295,6 +295,23 @@ async fn hosts_start_and_stop_recording_while_the_meeting_runs_and_the_room_hear
     assert!(!stop(&host, m.id).await.active, "stopping is idempotent");
     assert!(!guest_room.receives("recording-stopped", Duration::from_millis(500)).await, "no news, no message");
 
+    // Starts and stops racing each other: the room ends up where the database did.
+    let toggles = (0..20).map(|i| {
+        let client = host.client.clone();
+        async move {
+            if i % 2 == 0 {
+                client.start_recording().meeting_id(m.id).send().await.map(|r| r.into_inner().active)
+            } else {
+                client.stop_recording().meeting_id(m.id).send().await.map(|r| r.into_inner().active)
+            }
+        }
+    });
+    assert!(futures::future::join_all(toggles).await.iter().all(Result::is_ok));
+    let settled_state = host.client.get_recording_state().meeting_id(m.id).send().await.expect("state").into_inner();
+    let mut again = RoomClient::join(&guest, m.id).await;
+    let info = again.expect("room-info").await;
+    assert_eq!(info["recording"]["active"], settled_state.active, "the room agrees with the database: {info}");
+
     host.client.end_meeting().meeting_id(m.id).send().await.expect("end");
     expect_error(host.client.start_recording().meeting_id(m.id).send().await, 409, "invalid_state_transition");
 }

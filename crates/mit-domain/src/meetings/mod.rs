@@ -225,7 +225,7 @@ pub(crate) fn meeting_model(view: MeetingView) -> Meeting {
         ended_at: m.ended_at,
         creator: user_ref_model(m.creator),
         auto_record: m.auto_record,
-        recording_active: m.recording_started_at.is_some(),
+        recording_active: m.recording.since.is_some(),
         participant_count: m.participant_count,
         my_role: view.my_role,
         created_at: m.created_at,

@@ -32,14 +32,24 @@ pub struct MeetingRecord {
     pub creator: UserRef,
     /// Record automatically when it starts.
     pub auto_record: bool,
-    /// Set while it is being recorded.
-    pub recording_started_at: Option<DateTime<Utc>>,
+    /// Whether it is being recorded.
+    pub recording: RecordingFlag,
     /// Participants, hosts included.
     pub participant_count: i64,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+/// Whether a meeting is being recorded, with the counter of changes to it: of two reports, the
+/// one with the higher version is the newer, whatever order they arrive in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecordingFlag {
+    /// Since when; `None` while not recording.
+    pub since: Option<DateTime<Utc>>,
+    /// Changes so far.
+    pub version: i64,
 }
 
 /// A meeting as one caller sees it.
@@ -189,8 +199,9 @@ pub trait MeetingStore: Send + Sync + 'static {
         to: MeetingStatus,
         now: DateTime<Utc>,
     ) -> Result<Guarded<MeetingRecord>, StoreError>;
-    /// Turns recording on while the meeting is in progress (keeping an earlier start), or off.
-    async fn set_recording(&self, meeting: Uuid, on: bool, now: DateTime<Utc>) -> Result<Guarded<MeetingRecord>, StoreError>;
+    /// Turns recording on while the meeting is in progress (keeping an earlier start), or off;
+    /// returns the flag as this change left it.
+    async fn set_recording(&self, meeting: Uuid, on: bool, now: DateTime<Utc>) -> Result<Guarded<RecordingFlag>, StoreError>;
     /// Participants, hosts first, then by name and id.
     async fn participants(&self, meeting: Uuid, page: PageRequest) -> Result<Page<ParticipantRecord>, StoreError>;
     /// One participant.

@@ -1,7 +1,7 @@
 //! The live meeting rooms (signalling and media), as the REST side needs them.
 
+use super::meetings::RecordingFlag;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 /// Why the server takes someone out of a room.
@@ -29,8 +29,9 @@ pub trait RoomControl: Send + Sync + 'static {
     async fn occupants(&self, meeting: Uuid) -> Vec<Uuid>;
     /// Disconnects one participant, if connected.
     async fn remove(&self, meeting: Uuid, user: Uuid, why: Departure);
-    /// Starts (`Some(since)`) or stops recording the meeting's room, telling everyone in it.
-    async fn set_recording(&self, meeting: Uuid, since: Option<DateTime<Utc>>);
+    /// Starts or stops recording the meeting's room, telling everyone in it; an older report
+    /// than the room has seen is ignored.
+    async fn set_recording(&self, meeting: Uuid, recording: RecordingFlag);
     /// Tells everyone the meeting ended and closes the room.
     async fn close(&self, meeting: Uuid, ending: Ending);
 }

@@ -18,7 +18,7 @@ use crate::auth::tokens::FileGrant;
 use crate::error::{ApiResult, DomainError};
 use crate::meetings::require_host;
 use crate::paging::PageRequest;
-use crate::ports::meetings::{Guarded, MeetingRecord, MeetingView};
+use crate::ports::meetings::{Guarded, MeetingView, RecordingFlag};
 use crate::ports::recordings::{FileError, FileReader, RecordingRecord};
 use crate::users::user_ref_model;
 use crate::{Caller, Mit};
@@ -80,7 +80,7 @@ impl RecordingsApi for Mit {
         let grant = self.keys.verify_file(&request.token).map_err(|_| DomainError::NotFound("recording"))?;
         let recording = self.ports.recordings.recording(grant.meeting_id, grant.recording_id).await.map_err(DomainError::from)?;
         let recording = recording.filter(|r| r.status == RecordingStatus::Ready).ok_or(DomainError::NotFound("recording"))?;
-        let size = ready_size(&recording)?;
+        let size = stored_size(&recording);
         let part = self.read_part(&recording, size, request.range.as_deref()).await?;
         Ok(match part {
             Part::Whole(body) => download_recording_file::Response::Ok(body, ACCEPT_RANGES.into()),
@@ -96,17 +96,17 @@ impl RecordingsApi for Mit {
         request: get_recording_state::Request,
     ) -> ApiResult<get_recording_state::Response> {
         let view = self.visible_meeting(request.meeting_id, caller.user_id).await?;
-        Ok(get_recording_state::Response::Ok(Json(state_model(&view.meeting))))
+        Ok(get_recording_state::Response::Ok(Json(state_model(view.meeting.recording))))
     }
 
     async fn start_recording(&self, caller: &Caller, request: start_recording::Request) -> ApiResult<start_recording::Response> {
-        let meeting = self.set_recording(request.meeting_id, caller.user_id, true).await?;
-        Ok(start_recording::Response::Ok(Json(state_model(&meeting))))
+        let recording = self.set_recording(request.meeting_id, caller.user_id, true).await?;
+        Ok(start_recording::Response::Ok(Json(state_model(recording))))
     }
 
     async fn stop_recording(&self, caller: &Caller, request: stop_recording::Request) -> ApiResult<stop_recording::Response> {
-        let meeting = self.set_recording(request.meeting_id, caller.user_id, false).await?;
-        Ok(stop_recording::Response::Ok(Json(state_model(&meeting))))
+        let recording = self.set_recording(request.meeting_id, caller.user_id, false).await?;
+        Ok(stop_recording::Response::Ok(Json(state_model(recording))))
     }
 }
 
@@ -133,17 +133,17 @@ impl Mit {
     }
 
     /// A host turns recording on or off; the room hears about it.
-    async fn set_recording(&self, meeting: Uuid, user: Uuid, on: bool) -> Result<MeetingRecord, DomainError> {
+    async fn set_recording(&self, meeting: Uuid, user: Uuid, on: bool) -> Result<RecordingFlag, DomainError> {
         let view = self.visible_meeting(meeting, user).await?;
         require_host(&view)?;
         let now = self.ports.clock.now();
-        let meeting = match self.ports.meetings.set_recording(meeting, on, now).await? {
-            Guarded::Applied(meeting) => meeting,
+        let recording = match self.ports.meetings.set_recording(meeting, on, now).await? {
+            Guarded::Applied(recording) => recording,
             Guarded::WrongState(current) => return Err(DomainError::transition(current.as_str(), "recording")),
             Guarded::Missing => return Err(DomainError::NotFound("meeting")),
         };
-        self.ports.rooms.set_recording(meeting.id, meeting.recording_started_at).await;
-        Ok(meeting)
+        self.ports.rooms.set_recording(meeting, recording).await;
+        Ok(recording)
     }
 
     async fn read_part<M: MediaTypes>(&self, recording: &RecordingRecord, size: u64, range: Option<&str>) -> Result<Part<M>, DomainError> {
@@ -182,11 +182,16 @@ fn ready_size(recording: &RecordingRecord) -> Result<u64, DomainError> {
             details: vec![("status", recording.status.as_str().into())],
         });
     }
-    Ok(recording.size_bytes.and_then(|size| u64::try_from(size).ok()).unwrap_or(0))
+    Ok(stored_size(recording))
 }
 
-fn state_model(meeting: &MeetingRecord) -> RecordingState {
-    RecordingState { active: meeting.recording_started_at.is_some(), started_at: meeting.recording_started_at }
+/// The file size a recording's row states.
+fn stored_size(recording: &RecordingRecord) -> u64 {
+    recording.size_bytes.and_then(|size| u64::try_from(size).ok()).unwrap_or(0)
+}
+
+fn state_model(recording: RecordingFlag) -> RecordingState {
+    RecordingState { active: recording.since.is_some(), started_at: recording.since }
 }
 
 fn recording_model(recording: RecordingRecord) -> Recording {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::TryStreamExt;
 use mit_domain::ports::recordings::FileReader;
 use reqwest::{Body, Client, StatusCode, Url};
-use rusty_s3::actions::CreateMultipartUpload;
+use rusty_s3::actions::{CompleteMultipartUploadResponse, CreateMultipartUpload};
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use tokio::io::AsyncReadExt;
 use tokio_util::io::{ReaderStream, StreamReader};
@@ -53,7 +53,8 @@ impl S3Objects {
         self
     }
 
-    /// Uploads the file at `path` as `key`.
+    /// Uploads the file at `path` as `key`, and checks the stored object has the file's size
+    /// (the caller deletes the file next, so "uploaded" must mean it).
     pub async fn put_file(&self, key: &str, path: &Path, media_type: &str) -> Result<(), ObjectError> {
         let file = tokio::fs::File::open(path).await?;
         let size = file.metadata().await?.len();
@@ -62,9 +63,13 @@ impl S3Objects {
             let body = Body::wrap_stream(ReaderStream::new(file));
             let request = self.client.put(url).header("content-type", media_type).header("content-length", size).body(body);
             expect_success(request.send().await, key).await?;
-            return Ok(());
+        } else {
+            self.put_in_parts(key, file, media_type).await?;
         }
-        self.put_in_parts(key, file, media_type).await
+        match self.size_of(key).await? {
+            Some(stored) if stored == size => Ok(()),
+            stored => Err(ObjectError::Unavailable(format!("{key} was stored with {stored:?} bytes, not {size}"))),
+        }
     }
 
     async fn put_in_parts(&self, key: &str, mut file: tokio::fs::File, media_type: &str) -> Result<(), ObjectError> {
@@ -82,8 +87,15 @@ impl S3Objects {
                     self.bucket.complete_multipart_upload(Some(&self.credentials), key, &upload_id, etags.iter().map(String::as_str));
                 let url = complete.sign(REQUEST_TTL);
                 let body = complete.body();
-                expect_success(self.client.post(url).body(body).send().await, key).await?;
-                Ok(())
+                let response = expect_success(self.client.post(url).body(body).send().await, key).await?;
+                // S3 may answer 200 and still fail: the body says which.
+                let text = response.text().await.map_err(unavailable)?;
+                CompleteMultipartUploadResponse::parse(&text).map(|_| ()).map_err(|_| {
+                    ObjectError::Unavailable(format!(
+                        "completing the upload of {key} failed: {}",
+                        text.chars().take(300).collect::<String>()
+                    ))
+                })
             }
             Err(error) => {
                 // Parts left behind cost storage until aborted.
@@ -122,11 +134,19 @@ impl S3Objects {
 
     /// Whether `key` exists.
     pub async fn contains(&self, key: &str) -> Result<bool, ObjectError> {
+        Ok(self.size_of(key).await?.is_some())
+    }
+
+    /// The size of the object at `key`, if there is one.
+    async fn size_of(&self, key: &str) -> Result<Option<u64>, ObjectError> {
         let url = self.bucket.head_object(Some(&self.credentials), key).sign(REQUEST_TTL);
         let response = self.client.head(url).send().await.map_err(unavailable)?;
         match response.status() {
-            StatusCode::NOT_FOUND => Ok(false),
-            status if status.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(None),
+            status if status.is_success() => {
+                let length = response.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+                length.map(Some).ok_or_else(|| ObjectError::Unavailable(format!("HEAD {key} gave no Content-Length")))
+            }
             status => Err(ObjectError::Unavailable(format!("HEAD {key}: {status}"))),
         }
     }
@@ -179,6 +199,7 @@ async fn expect_success(sent: reqwest::Result<reqwest::Response>, key: &str) -> 
     Err(ObjectError::Unavailable(format!("{key}: {status}: {}", body.chars().take(300).collect::<String>())))
 }
 
+/// A transport error, without its URL: a presigned URL carries a signature.
 fn unavailable(error: reqwest::Error) -> ObjectError {
-    ObjectError::Unavailable(error.to_string())
+    ObjectError::Unavailable(error.without_url().to_string())
 }

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use mit_domain::Mit;
+use mit_domain::ports::meetings::RecordingFlag;
 use mit_domain::ports::rooms::{Departure, Ending, RoomControl};
 use mit_sfu::{RoomObserver, Sfu};
 use uuid::Uuid;
@@ -91,9 +91,9 @@ impl RoomControl for RoomRegistry {
         }
     }
 
-    async fn set_recording(&self, meeting: Uuid, since: Option<DateTime<Utc>>) {
+    async fn set_recording(&self, meeting: Uuid, recording: RecordingFlag) {
         if let Some(room) = self.existing(meeting) {
-            room.set_recording(since);
+            room.apply_recording(recording);
         }
     }
 

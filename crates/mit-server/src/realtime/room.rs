@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use mit_api::server::models::ParticipantRole;
 use mit_domain::Mit;
+use mit_domain::ports::meetings::RecordingFlag;
 use mit_domain::ports::rooms::Ending;
 use mit_domain::realtime::{Admission, Refusal};
 use mit_sfu::{MediaRoom, PublicationKey, Source};
@@ -50,11 +50,9 @@ struct RoomState {
     seats: BTreeMap<Uuid, Seat>,
     next_session: u64,
     closed: bool,
-    /// Since when the meeting is recorded.
-    recording: Option<DateTime<Utc>>,
-    /// A host's start or stop reached the room: from then on it knows better than any earlier
-    /// read of the database.
-    recording_told: bool,
+    /// Whether the meeting is recorded, as of the newest report the room has had (`None`
+    /// before the first).
+    recording: Option<RecordingFlag>,
 }
 
 /// How a socket entered.
@@ -164,34 +162,30 @@ impl LiveRoom {
     pub fn room_info(&self, user: Uuid, role: ParticipantRole, resumed: bool) -> ServerMessage {
         let state = self.state();
         let participants = state.seats.iter().map(|(id, seat)| seat.member(*id)).collect();
-        let recording = RecordingState { active: state.recording.is_some(), started_at: state.recording };
+        let since = state.recording.and_then(|r| r.since);
+        let recording = RecordingState { active: since.is_some(), started_at: since };
         ServerMessage::RoomInfo { user_id: user, role: role.as_str(), resumed, participants, recording, capacity: self.capacity }
     }
 
-    /// A host started (`Some`) or stopped recording: the recorder follows and everyone hears.
-    pub fn set_recording(&self, since: Option<DateTime<Utc>>) {
-        self.apply_recording(since, true);
-    }
-
-    /// The recording state as the database had it when someone entered; ignored once a host's
-    /// start or stop has reached the room (that read may be older).
-    pub fn sync_recording(&self, since: Option<DateTime<Utc>>) {
-        self.apply_recording(since, false);
-    }
-
-    fn apply_recording(&self, since: Option<DateTime<Utc>>, told: bool) {
+    /// A report of the recording state (a host's start or stop, or the database as someone
+    /// entered): applied if newer than what the room has, so reports arriving out of order cannot
+    /// undo a later change. The recorder follows, and everyone hears about a change.
+    pub fn apply_recording(&self, report: RecordingFlag) {
         {
             let mut state = self.state();
-            if state.closed || (state.recording_told && !told) || state.recording == since {
-                state.recording_told |= told;
+            let newer = state.recording.is_none_or(|current| report.version > current.version);
+            if state.closed || !newer {
                 return;
             }
-            state.recording_told |= told;
-            state.recording = since;
-            // Under the room's lock, so concurrent starts and stops reach the recorder in order.
-            self.recorder.set_active(since.is_some());
+            let before = state.recording.and_then(|current| current.since);
+            state.recording = Some(report);
+            if before == report.since {
+                return;
+            }
+            // Under the room's lock, so the recorder sees changes in the order they apply.
+            self.recorder.set_active(report.since.is_some());
         }
-        let message = match since {
+        let message = match report.since {
             Some(started_at) => ServerMessage::RecordingStarted { started_at },
             None => ServerMessage::RecordingStopped,
         };

@@ -278,8 +278,8 @@ impl Realtime {
     /// Brings the room's recording state up to the database's (auto-record at start, or a
     /// host's start while the room did not exist yet).
     async fn sync_recording(&self, room: &LiveRoom, admission: &Admission) {
-        match self.mit.recording_since(admission.meeting_id, admission.user_id).await {
-            Ok(since) => room.sync_recording(since),
+        match self.mit.recording_state(admission.meeting_id, admission.user_id).await {
+            Ok(recording) => room.apply_recording(recording),
             Err(error) => tracing::warn!(%error, "recording state unknown"),
         }
     }

@@ -3,8 +3,9 @@
 //! who leaves and comes back gets a new file) or recording is turned off.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use chrono::Utc;
 use mit_api::server::models::{RecordingKind, RecordingSource};
@@ -14,14 +15,18 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::{Shared, retrying};
+
+/// How long the row of a file being written is retried while the database is down.
+const INSERT_RETRY_FOR: Duration = Duration::from_secs(30 * 60);
 use crate::storage::recordings::NewRecording;
 
 #[derive(Default)]
 struct State {
     active: bool,
     publications: HashMap<PublicationKey, Weak<Publication>>,
-    /// Tracks being written, each with the switch that stops it.
-    writing: HashMap<PublicationKey, oneshot::Sender<()>>,
+    /// Tracks being written: which publication (the same key can be published anew before the
+    /// old publication's end arrives) and the switch that stops its file.
+    writing: HashMap<PublicationKey, (Weak<Publication>, oneshot::Sender<()>)>,
 }
 
 /// Records one meeting's publications while recording is on.
@@ -55,7 +60,7 @@ impl MeetingRecorder {
                 self.begin(&mut state, &publication);
             }
         } else {
-            for (_, stop) in state.writing.drain() {
+            for (_, (_, stop)) in state.writing.drain() {
                 let _ = stop.send(());
             }
         }
@@ -71,7 +76,9 @@ impl MeetingRecorder {
         // Subscribing asks the publisher for a keyframe: nothing before one is playable.
         let recorder = TrackRecorder::start(publication, path.clone());
         let (stop, stopped) = oneshot::channel();
-        state.writing.insert(key, stop);
+        if let Some((_, previous)) = state.writing.insert(key, (Arc::downgrade(publication), stop)) {
+            let _ = previous.send(());
+        }
         let new = NewRecording {
             id,
             meeting_id: self.meeting,
@@ -94,16 +101,23 @@ impl RoomObserver for MeetingRecorder {
         let key = publication.key();
         state.publications.insert(key, Arc::downgrade(publication));
         // A resumed publication is the same one with a new feed: its file carries on.
-        if state.active && !state.writing.contains_key(&key) {
+        let writing_it = state.writing.get(&key).is_some_and(|(written, _)| is(written, publication));
+        if state.active && !writing_it {
             self.begin(&mut state, publication);
         }
     }
 
-    fn publication_ended(&self, key: PublicationKey) {
+    fn publication_ended(&self, publication: &Arc<Publication>) {
+        let key = publication.key();
         let stop = {
             let mut state = self.state();
-            state.publications.remove(&key);
-            state.writing.remove(&key)
+            if state.publications.get(&key).is_some_and(|known| is(known, publication)) {
+                state.publications.remove(&key);
+            }
+            match state.writing.get(&key) {
+                Some((written, _)) if is(written, publication) => state.writing.remove(&key).map(|(_, stop)| stop),
+                _ => None,
+            }
         };
         if let Some(stop) = stop {
             let _ = stop.send(());
@@ -120,7 +134,9 @@ async fn write_track(
     recorder: TrackRecorder,
     stopped: oneshot::Receiver<()>,
 ) {
-    let recorded = retrying("record a new recording", || shared.store.insert_recording(&new)).await;
+    // The file is being written meanwhile; without its row a crash could not recover it, so the
+    // database gets a long time to come back.
+    let recorded = retrying("record a new recording", INSERT_RETRY_FOR, || shared.store.insert_recording(&new)).await;
     // A dropped switch (the meeting recorder is gone) stops the file too.
     let _ = stopped.await;
     let result = recorder.finish().await;
@@ -128,7 +144,12 @@ async fn write_track(
         tracing::error!(file = %new.file_path, "a recording was written but never entered in the database; it is left on disk");
         return;
     }
-    shared.settle(new.id, container, result, Utc::now()).await;
+    shared.settle(new.id, container, Path::new(&new.file_path), result, Utc::now()).await;
+}
+
+/// Whether `weak` points at `publication`.
+fn is(weak: &Weak<Publication>, publication: &Arc<Publication>) -> bool {
+    std::ptr::eq(weak.as_ptr(), Arc::as_ptr(publication))
 }
 
 fn source_of(source: Source) -> RecordingSource {

@@ -93,9 +93,15 @@ impl Uploads {
                 self.store.retry_job(job.id, &error, delay).await
             }
             Err(error) => {
-                let reason = format!("upload failed after {} attempts: {error}", job.attempts);
-                tracing::error!(%recording, %reason, "giving up on a recording");
-                match self.store.finish_job(job.id, Outcome::Failed, Some(&reason)).await {
+                // Participants read the reason; the details (hosts, store messages) stay in the
+                // job's last error and the log.
+                let reason = match &error {
+                    UploadError::Fatal(message) => message.clone(),
+                    UploadError::Retry(_) => format!("the upload to the object store failed {} times", job.attempts),
+                };
+                let detail = error.to_string();
+                tracing::error!(%recording, %reason, %detail, "giving up on a recording");
+                match self.store.finish_job(job.id, Outcome::Failed, Some(&detail)).await {
                     Ok(()) => self.store.fail_recording(recording, &reason, Utc::now()).await,
                     Err(error) => Err(error),
                 }
@@ -124,7 +130,10 @@ impl Uploads {
             };
         }
         self.objects.put_file(&upload.storage_key, &path, &upload.media_type).await.map_err(|error| match error {
-            ObjectError::Config(message) => UploadError::Fatal(message),
+            ObjectError::Config(message) => {
+                tracing::error!(%message, "the object store is misconfigured");
+                UploadError::Fatal("the object store is misconfigured".into())
+            }
             other => UploadError::Retry(other.to_string()),
         })?;
         if let Err(error) = tokio::fs::remove_file(&path).await

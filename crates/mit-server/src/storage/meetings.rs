@@ -12,7 +12,7 @@ use mit_domain::paging::{Page, PageRequest};
 use mit_domain::ports::StoreError;
 use mit_domain::ports::meetings::{
     Addition, Creation, Guarded, MeetingChange, MeetingFilter, MeetingRecord, MeetingStore, MeetingView, NewMeeting, ParticipantChange,
-    ParticipantRecord,
+    ParticipantRecord, RecordingFlag,
 };
 use uuid::Uuid;
 
@@ -23,7 +23,7 @@ use super::{PgStore, store_error};
 
 /// A meeting with its creator, head count, and the role of the viewer bound as `$1`.
 const MEETING_FIELDS: &str = "m.id, m.team_id, m.title, m.description, m.status, m.scheduled_at, m.started_at,
-        m.ended_at, m.auto_record, m.recording_started_at, m.created_at, m.updated_at,
+        m.ended_at, m.auto_record, m.recording_started_at, m.recording_version, m.created_at, m.updated_at,
         c.id AS creator_id, c.name AS creator_name, c.avatar_url AS creator_avatar,
         (SELECT count(*) FROM participants n WHERE n.meeting_id = m.id) AS participant_count,
         me.role AS my_role";
@@ -43,6 +43,14 @@ const VISIBLE: &str = "WITH visible AS (
 const PARTICIPANT_COLUMNS: &str = "SELECT u.id AS user_id, u.name AS user_name, u.avatar_url AS user_avatar,
         p.role, p.added_at, p.joined_at, p.left_at
      FROM participants p JOIN users u ON u.id = p.user_id";
+
+#[derive(QueryableByName)]
+struct RecordingRow {
+    #[diesel(sql_type = Nullable<diesel::sql_types::Timestamptz>)]
+    recording_started_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = BigInt)]
+    recording_version: i64,
+}
 
 #[derive(AsChangeset)]
 #[diesel(table_name = meetings)]
@@ -193,6 +201,7 @@ impl MeetingStore for PgStore {
                 started_at = CASE WHEN $2 = 'in_progress' THEN $3 ELSE started_at END,
                 ended_at = CASE WHEN $2 IN ('completed', 'cancelled') THEN $3 ELSE ended_at END,
                 recording_started_at = CASE WHEN $2 = 'in_progress' AND auto_record THEN $3 ELSE NULL END,
+                recording_version = recording_version + 1,
                 updated_at = $3
              WHERE id = $1 AND status = ANY($4)",
         )
@@ -206,22 +215,32 @@ impl MeetingStore for PgStore {
         guarded(&mut conn, meeting, updated).await
     }
 
-    async fn set_recording(&self, meeting: Uuid, on: bool, now: DateTime<Utc>) -> Result<Guarded<MeetingRecord>, StoreError> {
+    async fn set_recording(&self, meeting: Uuid, on: bool, now: DateTime<Utc>) -> Result<Guarded<RecordingFlag>, StoreError> {
         let mut conn = self.connection().await?;
         // Starting keeps an earlier start and needs a meeting in progress; stopping always works
-        // (a meeting that is over is not being recorded anyway).
+        // (a meeting that is over is not being recorded anyway). Every call counts as a change,
+        // and RETURNING gives the flag as this very update left it.
         let sql = if on {
-            "UPDATE meetings SET recording_started_at = coalesce(recording_started_at, $2) WHERE id = $1 AND status = 'in_progress'"
+            "UPDATE meetings SET recording_started_at = coalesce(recording_started_at, $2), recording_version = recording_version + 1
+             WHERE id = $1 AND status = 'in_progress' RETURNING recording_started_at, recording_version"
         } else {
-            "UPDATE meetings SET recording_started_at = NULL WHERE id = $1 AND $2 IS NOT NULL"
+            "UPDATE meetings SET recording_started_at = NULL, recording_version = recording_version + 1
+             WHERE id = $1 AND $2 IS NOT NULL RETURNING recording_started_at, recording_version"
         };
-        let updated = diesel::sql_query(sql)
+        let updated: Option<RecordingRow> = diesel::sql_query(sql)
             .bind::<SqlUuid, _>(meeting)
             .bind::<diesel::sql_types::Timestamptz, _>(now)
-            .execute(&mut conn)
+            .get_result(&mut conn)
             .await
+            .optional()
             .map_err(store_error)?;
-        guarded(&mut conn, meeting, updated).await
+        if let Some(row) = updated {
+            return Ok(Guarded::Applied(RecordingFlag { since: row.recording_started_at, version: row.recording_version }));
+        }
+        Ok(match record(&mut conn, meeting).await? {
+            Some(current) => Guarded::WrongState(current.status),
+            None => Guarded::Missing,
+        })
     }
 
     async fn participants(&self, meeting: Uuid, page: PageRequest) -> Result<Page<ParticipantRecord>, StoreError> {

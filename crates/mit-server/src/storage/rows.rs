@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use mit_domain::ports::StoreError;
-use mit_domain::ports::meetings::{MeetingRecord, MeetingView, ParticipantRecord};
+use mit_domain::ports::meetings::{MeetingRecord, MeetingView, ParticipantRecord, RecordingFlag};
 use mit_domain::ports::people::UserRef;
 use mit_domain::ports::teams::{MemberRecord, TeamRecord};
 use uuid::Uuid;
@@ -113,6 +113,8 @@ pub struct MeetingRow {
     #[diesel(sql_type = Nullable<Timestamptz>)]
     recording_started_at: Option<DateTime<Utc>>,
     #[diesel(sql_type = BigInt)]
+    recording_version: i64,
+    #[diesel(sql_type = BigInt)]
     participant_count: i64,
     #[diesel(sql_type = Nullable<Text>)]
     my_role: Option<String>,
@@ -138,7 +140,7 @@ impl TryFrom<MeetingRow> for MeetingView {
             ended_at: row.ended_at,
             creator: UserRef { id: row.creator_id, name: row.creator_name, avatar_url: row.creator_avatar },
             auto_record: row.auto_record,
-            recording_started_at: row.recording_started_at,
+            recording: RecordingFlag { since: row.recording_started_at, version: row.recording_version },
             participant_count: row.participant_count,
             created_at: row.created_at,
             updated_at: row.updated_at,

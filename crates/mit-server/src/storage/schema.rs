@@ -66,6 +66,7 @@ diesel::table! {
         creator_id -> Uuid,
         auto_record -> Bool,
         recording_started_at -> Nullable<Timestamptz>,
+        recording_version -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
     }

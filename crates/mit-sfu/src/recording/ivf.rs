@@ -3,6 +3,7 @@
 //! current on close and rebuilt by [`repair`] after a crash.
 
 use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 const HEADER_LEN: usize = 32;
@@ -63,31 +64,62 @@ pub fn keyframe_size(frame: &[u8]) -> Option<(u16, u16)> {
     Some((width, height))
 }
 
-/// Assembles frames from ordered RTP payloads.
+/// Assembles frames from ordered RTP payloads. A frame with a packet missing is dropped, and so
+/// is every frame after it until a keyframe: inter frames decoded against a lost frame are
+/// garbage. [`FrameAssembler::take_keyframe_request`] says when to ask for one.
 #[derive(Debug, Default)]
 pub struct FrameAssembler {
     current: Vec<u8>,
     timestamp: Option<u64>,
+    last_sequence: Option<u64>,
     broken: bool,
+    waiting_for_keyframe: bool,
+    wants_keyframe: bool,
 }
 
 impl FrameAssembler {
-    /// Adds an ordered payload with its extended timestamp; returns a frame once complete.
-    pub fn push(&mut self, payload: &[u8], timestamp: u64, marker: bool) -> Option<(Vec<u8>, u64)> {
+    /// Adds an ordered payload with its extended sequence number and timestamp; returns a frame
+    /// once complete.
+    pub fn push(&mut self, payload: &[u8], sequence: u64, timestamp: u64, marker: bool) -> Option<(Vec<u8>, u64)> {
+        let contiguous = self.last_sequence.is_none_or(|last| sequence == last + 1);
+        self.last_sequence = Some(sequence);
         let (data, starts) = depacketize(payload)?;
         if starts || self.timestamp != Some(timestamp) {
-            // A new frame; an unfinished previous one (its end was lost) is abandoned.
+            if self.timestamp.is_some() || !contiguous {
+                // The previous frame never saw its last packet, or whole frames went missing.
+                self.lost_a_frame();
+            }
             self.broken = !starts;
             self.current.clear();
             self.timestamp = Some(timestamp);
+        } else if !contiguous {
+            self.broken = true;
         }
         self.current.extend_from_slice(data);
         if !marker {
             return None;
         }
-        let complete = !self.broken && !self.current.is_empty();
         self.timestamp = None;
-        complete.then(|| (std::mem::take(&mut self.current), timestamp))
+        if self.broken || self.current.is_empty() {
+            self.lost_a_frame();
+            return None;
+        }
+        let frame = std::mem::take(&mut self.current);
+        if self.waiting_for_keyframe && keyframe_size(&frame).is_none() {
+            return None;
+        }
+        self.waiting_for_keyframe = false;
+        Some((frame, timestamp))
+    }
+
+    /// Whether a keyframe should be requested (once per loss).
+    pub fn take_keyframe_request(&mut self) -> bool {
+        std::mem::take(&mut self.wants_keyframe)
+    }
+
+    fn lost_a_frame(&mut self) {
+        self.waiting_for_keyframe = true;
+        self.wants_keyframe = true;
     }
 }
 
@@ -102,28 +134,37 @@ pub struct Repaired {
     pub duration_ms: u64,
 }
 
-/// Finishes an IVF file a crash left open: cuts a torn last frame and fixes the frame count.
+/// Finishes an IVF file a crash left open: walks the frame headers (video can be gigabytes, so
+/// the file is not read whole), cuts a torn last frame, writes the frame count in place and
+/// syncs. Idempotent, and safe to interrupt.
 pub fn repair(path: &Path) -> io::Result<Repaired> {
-    let mut data = std::fs::read(path)?;
-    if data.len() < HEADER_LEN || &data[..4] != b"DKIF" {
+    let file = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
+    let len = file.metadata()?.len();
+    let mut header = [0u8; HEADER_LEN];
+    if len < HEADER_LEN as u64 || file.read_exact_at(&mut header, 0).is_err() || &header[..4] != b"DKIF" {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "not an IVF file"));
     }
-    let (mut at, mut frames, mut first, mut last) = (HEADER_LEN, 0u32, None, 0u64);
-    while let Some(header) = data.get(at..at + FRAME_HEADER_LEN) {
-        let size = u32::from_le_bytes(header[..4].try_into().map_err(|_| io::ErrorKind::InvalidData)?) as usize;
-        let pts = u64::from_le_bytes(header[4..12].try_into().map_err(|_| io::ErrorKind::InvalidData)?);
-        if at + FRAME_HEADER_LEN + size > data.len() {
+    let (mut at, mut frames, mut first, mut last) = (HEADER_LEN as u64, 0u32, None, 0u64);
+    let mut frame_header = [0u8; FRAME_HEADER_LEN];
+    while at + FRAME_HEADER_LEN as u64 <= len {
+        file.read_exact_at(&mut frame_header, at)?;
+        let size = u64::from(u32::from_le_bytes([frame_header[0], frame_header[1], frame_header[2], frame_header[3]]));
+        let end = at + FRAME_HEADER_LEN as u64 + size;
+        if end > len {
             break;
         }
+        let mut pts = [0u8; 8];
+        pts.copy_from_slice(&frame_header[4..]);
+        let pts = u64::from_le_bytes(pts);
         first.get_or_insert(pts);
         last = pts;
         frames += 1;
-        at += FRAME_HEADER_LEN + size;
+        at = end;
     }
-    data.truncate(at);
-    data[24..28].copy_from_slice(&frames.to_le_bytes());
-    std::fs::write(path, &data)?;
-    Ok(Repaired { size: at as u64, frames, duration_ms: last.saturating_sub(first.unwrap_or(last)) / 90 })
+    file.write_all_at(&frames.to_le_bytes(), 24)?;
+    file.set_len(at)?;
+    file.sync_all()?;
+    Ok(Repaired { size: at, frames, duration_ms: last.saturating_sub(first.unwrap_or(last)) / 90 })
 }
 
 #[cfg(test)]
@@ -145,14 +186,42 @@ mod tests {
         assert_eq!(keyframe_size(&[0x51, 0x01, 0x00]), None, "an inter frame");
     }
 
+    fn keyframe_payload() -> Vec<u8> {
+        std::iter::once(0x10).chain(KEYFRAME).collect()
+    }
+
     #[test]
     fn frames_are_assembled_across_packets() {
         let mut assembler = FrameAssembler::default();
-        assert_eq!(assembler.push(&[0x10, 1, 2], 1000, false), None);
-        assert_eq!(assembler.push(&[0x00, 3], 1000, true), Some((vec![1, 2, 3], 1000)));
-        // The start of the next frame was lost: it is dropped, not glued to the one after.
-        assert_eq!(assembler.push(&[0x00, 9], 4000, true), None);
-        assert_eq!(assembler.push(&[0x10, 7], 7000, true), Some((vec![7], 7000)));
+        assert_eq!(assembler.push(&[0x10, 1, 2], 1, 1000, false), None);
+        assert_eq!(assembler.push(&[0x00, 3], 2, 1000, true), Some((vec![1, 2, 3], 1000)));
+        assert_eq!(assembler.push(&[0x10, 4], 3, 4000, true), Some((vec![4], 4000)));
+        assert!(!assembler.take_keyframe_request(), "nothing was lost");
+    }
+
+    #[test]
+    fn after_a_loss_frames_wait_for_a_keyframe_which_is_asked_for_once() {
+        let mut assembler = FrameAssembler::default();
+        assert!(assembler.push(&keyframe_payload(), 1, 0, true).is_some());
+        // The start of the next frame was lost: its rest is dropped, not glued to the one after.
+        assert_eq!(assembler.push(&[0x00, 9], 3, 4000, true), None);
+        assert!(assembler.take_keyframe_request());
+        assert!(!assembler.take_keyframe_request(), "once per loss");
+        assert_eq!(assembler.push(&[0x10, 7], 4, 7000, true), None, "an inter frame refers to what was lost");
+        assert_eq!(assembler.push(&keyframe_payload(), 5, 10_000, true).map(|(_, ts)| ts), Some(10_000));
+        assert!(assembler.push(&[0x10, 8], 6, 13_000, true).is_some(), "back to normal");
+    }
+
+    #[test]
+    fn a_frame_missing_a_middle_packet_or_a_whole_frame_missing_is_a_loss() {
+        let mut assembler = FrameAssembler::default();
+        assert!(assembler.push(&keyframe_payload(), 1, 0, true).is_some());
+        assert_eq!(assembler.push(&[0x10, 1], 2, 3000, false), None);
+        assert_eq!(assembler.push(&[0x00, 3], 4, 3000, true), None, "packet 3 is missing");
+        assert!(assembler.take_keyframe_request());
+        assert!(assembler.push(&keyframe_payload(), 5, 6000, true).is_some());
+        assert_eq!(assembler.push(&[0x10, 9], 8, 12_000, true), None, "packets 6 and 7 (a frame) are missing");
+        assert!(assembler.take_keyframe_request());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! mid-write can be finished later.
 
 use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use super::opus;
@@ -41,6 +42,8 @@ pub struct OggOpusMuxer {
     /// Samples decoded through the last packet pushed, pre-skip included.
     decoded: u64,
     last_granule: u64,
+    /// RTP time cut out of gaps longer than [`MAX_GAP`], so later packets line up after it.
+    skew: u64,
     /// The TOC byte of the last real packet, the model for concealment packets.
     last_toc: Option<u8>,
     /// Packets refused as not Opus.
@@ -50,7 +53,8 @@ pub struct OggOpusMuxer {
 impl OggOpusMuxer {
     /// A muxer for stream `serial`; returns it and the two header pages (OpusHead, OpusTags).
     pub fn new(serial: u32) -> (Self, Vec<u8>) {
-        let mut muxer = Self { serial, sequence: 0, pending: Vec::new(), decoded: 0, last_granule: 0, last_toc: None, malformed: 0 };
+        let mut muxer =
+            Self { serial, sequence: 0, pending: Vec::new(), decoded: 0, last_granule: 0, skew: 0, last_toc: None, malformed: 0 };
         let mut head = Vec::with_capacity(19);
         head.extend_from_slice(b"OpusHead");
         head.push(1); // version
@@ -78,8 +82,13 @@ impl OggOpusMuxer {
             self.malformed += 1;
             return Vec::new();
         };
-        let position = start + u64::from(PRE_SKIP);
-        let mut bytes = self.silence(position.saturating_sub(self.decoded).min(MAX_GAP));
+        let position = (start + u64::from(PRE_SKIP)).saturating_sub(self.skew);
+        let mut gap = position.saturating_sub(self.decoded);
+        if gap > MAX_GAP {
+            self.skew += gap - MAX_GAP;
+            gap = MAX_GAP;
+        }
+        let mut bytes = self.silence(gap);
         self.last_toc = packet.first().copied();
         bytes.extend(self.queue(packet, u64::from(samples)));
         bytes
@@ -262,34 +271,34 @@ pub struct Repaired {
     pub duration_ms: u64,
 }
 
-/// Finishes an Ogg/Opus file a crash left open: cuts a torn last page, and sets the
-/// end-of-stream flag on the last complete page. Idempotent.
+/// Finishes an Ogg/Opus file a crash left open: sets the end-of-stream flag on the last complete
+/// page (patched in place) and cuts what follows it, then syncs. Idempotent, and safe to
+/// interrupt: a file caught half-way is repaired again. Audio files are small (about 30 MB for
+/// two hours), so the file is scanned in memory.
 pub fn repair(path: &Path) -> io::Result<Repaired> {
-    let mut data = std::fs::read(path)?;
+    let data = std::fs::read(path)?;
     let found = pages(&data);
-    let Some(last) = found.last().cloned() else {
+    let Some(last) = found.last() else {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "no complete Ogg page"));
     };
     let end = last.offset + last.len;
-    let mut changed = end != data.len();
-    data.truncate(end);
+    let file = std::fs::OpenOptions::new().write(true).open(path)?;
     if !last.is_eos() {
-        let page = &mut data[last.offset..end];
+        let mut page = data[last.offset..end].to_vec();
         page[5] |= FLAG_EOS;
         page[22..26].fill(0);
-        let crc = crc32(page);
+        let crc = crc32(&page);
         page[22..26].copy_from_slice(&crc.to_le_bytes());
-        changed = true;
+        file.write_all_at(&page, last.offset as u64)?;
     }
-    if changed {
-        std::fs::write(path, &data)?;
-    }
+    file.set_len(end as u64)?;
+    file.sync_all()?;
     let pre_skip = found
         .first()
         .and_then(|page| page.packets.first())
         .and_then(|head| head.get(10..12))
         .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]));
-    Ok(Repaired { size: data.len() as u64, duration_ms: last.granule.saturating_sub(u64::from(pre_skip)) / 48 })
+    Ok(Repaired { size: end as u64, duration_ms: last.granule.saturating_sub(u64::from(pre_skip)) / 48 })
 }
 
 #[cfg(test)]
@@ -365,8 +374,8 @@ mod tests {
     #[test]
     fn a_runaway_rtp_clock_is_clamped() {
         let (mut muxer, _) = OggOpusMuxer::new(1);
-        push_all(&mut muxer, [0, 1 << 40]);
-        assert_eq!(muxer.duration_ms(), 600_000 + 40);
+        push_all(&mut muxer, [0, 1 << 40, (1 << 40) + 960]);
+        assert_eq!(muxer.duration_ms(), 600_000 + 60, "one clamped gap; the packets after it follow on");
     }
 
     #[test]

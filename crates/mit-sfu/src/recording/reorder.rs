@@ -30,9 +30,15 @@ impl Unwrapper {
     }
 }
 
-/// A packet in playout order, with its extended RTP timestamp.
+/// Packets held at most: a publisher that never fills a gap and never moves its clock on must
+/// not make the buffer grow without end.
+const MAX_HELD: usize = 512;
+
+/// A packet in playout order, with its extended sequence number and RTP timestamp.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ordered {
+    /// RTP sequence number extended to 64 bits.
+    pub sequence: u64,
     /// RTP timestamp extended to 64 bits.
     pub timestamp: u64,
     /// The RTP marker bit.
@@ -67,13 +73,14 @@ impl ReorderBuffer {
             self.dropped += 1;
             return Vec::new();
         }
-        self.held.insert(seq, Ordered { timestamp: ts, marker, payload: payload.to_vec() });
+        self.held.insert(seq, Ordered { sequence: seq, timestamp: ts, marker, payload: payload.to_vec() });
         let newest = self.held.values().map(|p| p.timestamp).max().unwrap_or(ts);
         let mut ready = Vec::new();
         while let Some((&first, packet)) = self.held.first_key_value() {
             // The stream's first packet, or the one right after the last released.
             let next_in_line = self.released.is_none_or(|released| first == released + 1);
-            if !next_in_line && newest.saturating_sub(packet.timestamp) < self.window {
+            let waited_enough = newest.saturating_sub(packet.timestamp) >= self.window || self.held.len() > MAX_HELD;
+            if !next_in_line && !waited_enough {
                 break;
             }
             if let Some((seq, packet)) = self.held.pop_first() {
@@ -134,6 +141,14 @@ mod tests {
         assert_eq!(released.len(), 1, "after 100 ms, 3 goes without 2");
         assert!(buffer.push(2, 960, false, &[1]).is_empty());
         assert_eq!(buffer.dropped, 1, "2 came too late");
+    }
+
+    #[test]
+    fn a_gap_never_filled_under_a_frozen_clock_holds_a_bounded_number_of_packets() {
+        let mut buffer = ReorderBuffer::new(4800);
+        buffer.push(1, 0, false, &[1]);
+        let released: usize = (3..3 + MAX_HELD as u16 + 10).map(|seq| buffer.push(seq, 0, false, &[1]).len()).sum();
+        assert!(released > 0 && buffer.held.len() <= MAX_HELD, "held {}", buffer.held.len());
     }
 
     #[test]

@@ -107,8 +107,23 @@ impl TrackRecorder {
 
 async fn record(
     publication: Arc<Publication>,
-    mut subscription: Subscription,
+    subscription: Subscription,
     path: PathBuf,
+    container: Container,
+    clock_rate: u32,
+    stopped: oneshot::Receiver<()>,
+) -> io::Result<RecordingStats> {
+    let id = subscription.id;
+    let result = write(&publication, subscription, &path, container, clock_rate, stopped).await;
+    // However writing ended, the publication stops feeding this recorder.
+    publication.unsubscribe(id);
+    result
+}
+
+async fn write(
+    publication: &Publication,
+    mut subscription: Subscription,
+    path: &Path,
     container: Container,
     clock_rate: u32,
     mut stopped: oneshot::Receiver<()>,
@@ -116,7 +131,7 @@ async fn record(
     if let Some(parent) = path.parent() {
         tokio::fs::create_dir_all(parent).await?;
     }
-    let mut file = tokio::fs::File::create(&path).await?;
+    let mut file = tokio::fs::File::create(path).await?;
     let mut sink: Box<dyn Sink> = match container {
         Container::OggOpus => Box::new(OggSink::new(rand::random())),
         Container::IvfVp8 => Box::new(IvfSink::default()),
@@ -131,12 +146,16 @@ async fn record(
         tokio::select! {
             packet = subscription.packets.recv() => {
                 let Some(mut packet) = packet else { break };
-                rewriter.rewrite(&mut packet.header, 0, Instant::now());
+                let now = Instant::now();
+                rewriter.rewrite(&mut packet.header, 0, now);
                 for ordered in reorder.push(packet.header.sequence_number, packet.header.timestamp, packet.header.marker, &packet.payload) {
-                    let bytes = sink.push(ordered);
+                    let bytes = sink.push(ordered, now);
                     if !bytes.is_empty() {
                         file.write_all(&bytes).await?;
                     }
+                }
+                if sink.take_keyframe_request() {
+                    publication.request_keyframe();
                 }
                 if synced.elapsed() >= SYNC_EVERY {
                     file.sync_data().await?;
@@ -146,9 +165,9 @@ async fn record(
             _ = &mut stopped => break,
         }
     }
-    publication.unsubscribe(subscription.id);
+    let now = Instant::now();
     for ordered in reorder.drain() {
-        let bytes = sink.push(ordered);
+        let bytes = sink.push(ordered, now);
         file.write_all(&bytes).await?;
     }
     let finished = sink.finish();
@@ -175,22 +194,51 @@ struct Finished {
 trait Sink: Send {
     /// Bytes that open the file.
     fn start(&mut self) -> Vec<u8>;
-    /// Bytes to append for one ordered packet (often none until a page or frame is complete).
-    fn push(&mut self, packet: Ordered) -> Vec<u8>;
+    /// Bytes to append for one ordered packet released at `now` (often none until a page or
+    /// frame is complete).
+    fn push(&mut self, packet: Ordered, now: Instant) -> Vec<u8>;
+    /// Whether the publisher should be asked for a keyframe (video, after a loss).
+    fn take_keyframe_request(&mut self) -> bool {
+        false
+    }
     /// Closes the container.
     fn finish(self: Box<Self>) -> Finished;
 }
+
+/// Slack between the RTP clock and the wall clock before a jump of the RTP clock is cut short:
+/// the publisher's clock may not say more time passed than really did.
+const CLOCK_SLACK_SAMPLES: u64 = 48_000;
 
 struct OggSink {
     muxer: Option<OggOpusMuxer>,
     header: Vec<u8>,
     origin: Option<u64>,
+    /// The last packet's position (48 kHz samples from the first) and when it was released.
+    last: Option<(u64, Instant)>,
 }
 
 impl OggSink {
     fn new(serial: u32) -> Self {
         let (muxer, header) = OggOpusMuxer::new(serial);
-        Self { muxer: Some(muxer), header, origin: None }
+        Self { muxer: Some(muxer), header, origin: None, last: None }
+    }
+
+    /// Where a packet of RTP time `timestamp` goes: after its predecessor, at most as far on
+    /// as the wall clock (plus slack) allows, so a publisher cannot make us write hours of
+    /// concealment by jumping its timestamps.
+    fn position(&mut self, timestamp: u64, now: Instant) -> u64 {
+        let origin = *self.origin.get_or_insert(timestamp);
+        let mut position = timestamp.saturating_sub(origin);
+        if let Some((last, at)) = self.last {
+            let elapsed = now.saturating_duration_since(at).as_millis() as u64 * 48;
+            let limit = last + elapsed + CLOCK_SLACK_SAMPLES;
+            if position > limit {
+                self.origin = Some(origin + (position - limit));
+                position = limit;
+            }
+        }
+        self.last = Some((position, now));
+        position
     }
 }
 
@@ -199,9 +247,9 @@ impl Sink for OggSink {
         std::mem::take(&mut self.header)
     }
 
-    fn push(&mut self, packet: Ordered) -> Vec<u8> {
-        let origin = *self.origin.get_or_insert(packet.timestamp);
-        self.muxer.as_mut().map(|m| m.push(packet.payload, packet.timestamp - origin)).unwrap_or_default()
+    fn push(&mut self, packet: Ordered, now: Instant) -> Vec<u8> {
+        let position = self.position(packet.timestamp, now);
+        self.muxer.as_mut().map(|m| m.push(packet.payload, position)).unwrap_or_default()
     }
 
     fn finish(mut self: Box<Self>) -> Finished {
@@ -227,8 +275,10 @@ impl Sink for IvfSink {
         Vec::new()
     }
 
-    fn push(&mut self, packet: Ordered) -> Vec<u8> {
-        let Some((frame, timestamp)) = self.assembler.push(&packet.payload, packet.timestamp, packet.marker) else { return Vec::new() };
+    fn push(&mut self, packet: Ordered, _now: Instant) -> Vec<u8> {
+        let Some((frame, timestamp)) = self.assembler.push(&packet.payload, packet.sequence, packet.timestamp, packet.marker) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         if self.size.is_none() {
             // Nothing is playable before a keyframe.
@@ -239,12 +289,35 @@ impl Sink for IvfSink {
         }
         self.last = timestamp;
         self.frames += 1;
-        out.extend(ivf::frame(&frame, timestamp - self.origin));
+        // Timestamps come from the publisher: one from before the first frame is not a panic.
+        out.extend(ivf::frame(&frame, timestamp.saturating_sub(self.origin)));
         out
+    }
+
+    fn take_keyframe_request(&mut self) -> bool {
+        self.assembler.take_keyframe_request()
     }
 
     fn finish(self: Box<Self>) -> Finished {
         let header = self.size.map(|(w, h)| ivf::header(w, h, self.frames).to_vec());
-        Finished { tail: Vec::new(), header, duration_ms: (self.last - self.origin) / 90, malformed: 0 }
+        Finished { tail: Vec::new(), header, duration_ms: self.last.saturating_sub(self.origin) / 90, malformed: 0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rtp_clock_cannot_run_ahead_of_the_wall_clock() {
+        let mut sink = OggSink::new(1);
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        assert_eq!(sink.position(1000, t0), 0);
+        assert_eq!(sink.position(1960, t0 + ms(20)), 960);
+        // Twelve hours of RTP time 20 ms later: cut to the wall clock plus a second of slack.
+        assert_eq!(sink.position(1000 + (1 << 31), t0 + ms(40)), 960 + 960 + 48_000);
+        assert_eq!(sink.position(1960 + (1 << 31), t0 + ms(60)), 960 + 960 + 48_000 + 960, "the next packet follows on");
+        assert_eq!(sink.position(0, t0 + ms(80)), 0, "a timestamp from before the first is no panic");
     }
 }
