@@ -1,5 +1,6 @@
-// Drives the test page in headless Chromium (Debian's) through playwright-core, until the page
-// has received `want` audio packets, then prints the page's state as one JSON line.
+// Drives the test page in headless Chromium (Debian's) through playwright-core until the test
+// closes this process's stdin (it has seen what it waits for from the browser) and the page has
+// received `want` audio packets, then prints the page's state as one JSON line.
 // Usage: node driver.cjs <page url> <want> ; env PLAYWRIGHT_CORE, CHROMIUM.
 "use strict";
 const { chromium } = require(process.env.PLAYWRIGHT_CORE);
@@ -13,14 +14,16 @@ const { chromium } = require(process.env.PLAYWRIGHT_CORE);
            "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"],
   });
   let state = null;
+  let released = false;
+  process.stdin.on("end", () => { released = true; }).resume();
   try {
     const page = await browser.newPage();
     page.on("console", (message) => process.stderr.write(`page: ${message.text()}\n`));
     await page.goto(url);
-    const deadline = Date.now() + 30000;
+    const deadline = Date.now() + 60000;
     while (Date.now() < deadline) {
       state = await page.evaluate(() => window.mit);
-      if (state.error || state.inboundAudioPackets >= want) break;
+      if (state.error || (released && state.inboundAudioPackets >= want)) break;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   } finally {

@@ -3,6 +3,7 @@
 //! webrtc-rs participant in the same meeting receives both, the browser receives its audio, and
 //! the server records the browser's real Opus and VP8.
 
+use std::process::Stdio;
 use std::time::Duration;
 
 use mit_client::types::{RecordingKind, RecordingStatus};
@@ -52,22 +53,28 @@ async fn chromium_publishes_to_and_hears_a_webrtc_rs_participant() {
         browser_user.password.replace(' ', "%20"),
         m.id
     );
-    let driver = tokio::process::Command::new("node")
+    let mut driver = tokio::process::Command::new("node")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/browser/driver.cjs"))
         .arg(&url)
         .arg("50")
         .env("PLAYWRIGHT_CORE", mit_tests::service_url("MIT_TEST_PLAYWRIGHT"))
         .env("CHROMIUM", mit_tests::service_url("MIT_TEST_CHROMIUM"))
-        .output();
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node starts");
+    // The browser stays until both waits below are over: closing its stdin lets the driver go.
+    let release = driver.stdin.take();
     let camera = format!("{}:camera", browser_user.id);
     let voice = format!("{}:microphone", browser_user.id);
-    let (driven, heard_voice, saw_camera) = tokio::join!(
-        driver,
+    let (heard_voice, saw_camera) = tokio::join!(
         host_room.media().wait_for_packets(&voice, 50, Duration::from_secs(40)),
         host_room.media().wait_for_packets(&camera, 50, Duration::from_secs(40)),
     );
+    drop(release);
+    let driven = driver.wait_with_output().await.expect("node runs");
     speaking.abort();
-    let driven = driven.expect("node runs");
     let stdout = String::from_utf8_lossy(&driven.stdout);
     assert!(driven.status.success(), "driver failed: {}\n{stdout}", String::from_utf8_lossy(&driven.stderr));
     let state: serde_json::Value = serde_json::from_str(stdout.trim()).expect("the page state as JSON");
