@@ -18,6 +18,33 @@ pub async fn meeting(host: &TestUser, title: &str, others: &[&TestUser]) -> type
         .into_inner()
 }
 
+/// A team `host` owns and `admin` administers.
+async fn team_with_admin(host: &TestUser, admin: &TestUser) -> types::Team {
+    let team = host.client.create_team().body(types::CreateTeamRequest::builder().name("Team")).send().await.expect("team").into_inner();
+    host.client
+        .add_team_member()
+        .team_id(team.id)
+        .body(types::AddTeamMemberRequest::builder().email(admin.email.as_str()).role(Some(TeamRole::Admin)))
+        .send()
+        .await
+        .expect("admin");
+    team
+}
+
+/// A meeting of a team `host` owns and `admin` administers (so the admin sees the meeting
+/// without taking part in it), with `others` as participants.
+pub async fn team_meeting(host: &TestUser, admin: &TestUser, title: &str, others: &[&TestUser]) -> types::Meeting {
+    let team = team_with_admin(host, admin).await;
+    let ids: Vec<uuid::Uuid> = others.iter().map(|u| u.id).collect();
+    host.client
+        .create_meeting()
+        .body(types::CreateMeetingRequest::builder().title(title).team_id(Some(team.id)).participant_ids(Some(ids)))
+        .send()
+        .await
+        .expect("meeting")
+        .into_inner()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn creating_a_meeting_makes_the_caller_host_and_adds_participants() {
     let app = TestApp::spawn().await;
@@ -80,14 +107,7 @@ async fn lists_show_only_visible_meetings_newest_first_with_filters() {
     let app = TestApp::spawn().await;
     let (host, guest, admin, stranger) =
         (app.register("Host").await, app.register("Guest").await, app.register("Admin").await, app.register("Stranger").await);
-    let team = host.client.create_team().body(types::CreateTeamRequest::builder().name("Team")).send().await.expect("team").into_inner();
-    host.client
-        .add_team_member()
-        .team_id(team.id)
-        .body(types::AddTeamMemberRequest::builder().email(admin.email.as_str()).role(Some(TeamRole::Admin)))
-        .send()
-        .await
-        .expect("admin");
+    let team = team_with_admin(&host, &admin).await;
     let schedule = |title: &str, at: &str, team_id: Option<uuid::Uuid>| {
         let body = types::CreateMeetingRequest::builder()
             .title(title.to_string())
@@ -208,22 +228,7 @@ async fn joining_hands_out_a_room_token_ice_servers_and_the_signalling_url() {
     ];
     let app = TestApp::spawn_with(&secret_turn).await;
     let (host, guest, admin) = (app.register("Host").await, app.register("Guest").await, app.register("Admin").await);
-    let team = host.client.create_team().body(types::CreateTeamRequest::builder().name("Team")).send().await.expect("team").into_inner();
-    host.client
-        .add_team_member()
-        .team_id(team.id)
-        .body(types::AddTeamMemberRequest::builder().email(admin.email.as_str()).role(Some(TeamRole::Admin)))
-        .send()
-        .await
-        .expect("admin");
-    let m = host
-        .client
-        .create_meeting()
-        .body(types::CreateMeetingRequest::builder().title("Call").team_id(Some(team.id)).participant_ids(Some(vec![guest.id])))
-        .send()
-        .await
-        .expect("meeting")
-        .into_inner();
+    let m = team_meeting(&host, &admin, "Call", &[&guest]).await;
 
     expect_error(guest.client.join_meeting().meeting_id(m.id).send().await, 409, "meeting_not_started");
     let joined = host.client.join_meeting().meeting_id(m.id).send().await.expect("host joins").into_inner();

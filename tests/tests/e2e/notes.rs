@@ -1,10 +1,10 @@
 //! Notes: participants write, authors edit, authors or hosts delete; at most 100 KB.
 
-use mit_client::types::{self, TeamRole};
+use mit_client::types;
 use mit_tests::TestApp;
 use serde_json::json;
 
-use crate::meetings::meeting;
+use crate::meetings::{meeting, team_meeting};
 use crate::{expect_error, expect_raw_error, http};
 
 fn note(content: &str) -> types::builder::WriteNoteRequest {
@@ -89,22 +89,7 @@ async fn a_note_holds_at_most_100_kb() {
 async fn team_admins_read_notes_but_cannot_write_them() {
     let app = TestApp::spawn().await;
     let (host, admin) = (app.register("Host").await, app.register("Admin").await);
-    let team = host.client.create_team().body(types::CreateTeamRequest::builder().name("T")).send().await.expect("team").into_inner();
-    host.client
-        .add_team_member()
-        .team_id(team.id)
-        .body(types::AddTeamMemberRequest::builder().email(admin.email.as_str()).role(Some(TeamRole::Admin)))
-        .send()
-        .await
-        .expect("admin");
-    let m = host
-        .client
-        .create_meeting()
-        .body(types::CreateMeetingRequest::builder().title("M").team_id(Some(team.id)))
-        .send()
-        .await
-        .expect("meeting")
-        .into_inner();
+    let m = team_meeting(&host, &admin, "M", &[]).await;
     host.client.create_note().meeting_id(m.id).body(note("visible")).send().await.expect("write");
     assert_eq!(admin.client.list_notes().meeting_id(m.id).send().await.expect("read").into_inner().total, 1);
     expect_error(admin.client.create_note().meeting_id(m.id).body(note("admin")).send().await, 403, "forbidden");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use diesel::sql_types::{Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use jsonwebtoken::{EncodingKey, Header};
-use mit_client::types::{self, RecordingKind, RecordingSource, RecordingStatus, TeamRole};
+use mit_client::types::{self, RecordingKind, RecordingSource, RecordingStatus};
 use mit_tests::media::{MediaClient, play_ogg, send_synthetic};
 use mit_tests::recordings::{download, fetch, opusinfo, read_ivf, read_ogg_opus, settled};
 use mit_tests::room::RoomClient;
@@ -18,7 +18,7 @@ use mit_tests::{TEST_JWT_SECRET, TestApp, TestUser, fresh_database, opus_fixture
 use serde_json::json;
 use webrtc::peer_connection::RTCPeerConnectionState;
 
-use crate::meetings::meeting;
+use crate::meetings::{meeting, team_meeting};
 use crate::{expect_error, expect_raw_error, http};
 
 const SETTLE: Duration = Duration::from_secs(20);
@@ -320,22 +320,7 @@ async fn hosts_start_and_stop_recording_while_the_meeting_runs_and_the_room_hear
 async fn recordings_are_for_participants_only() {
     let app = TestApp::spawn().await;
     let (host, admin, stranger) = (app.register("Host").await, app.register("Admin").await, app.register("Stranger").await);
-    let team = host.client.create_team().body(types::CreateTeamRequest::builder().name("Crew")).send().await.expect("team").into_inner();
-    host.client
-        .add_team_member()
-        .team_id(team.id)
-        .body(types::AddTeamMemberRequest::builder().email(admin.email.as_str()).role(Some(TeamRole::Admin)))
-        .send()
-        .await
-        .expect("add admin");
-    let m = host
-        .client
-        .create_meeting()
-        .body(types::CreateMeetingRequest::builder().title("Team call").team_id(Some(team.id)))
-        .send()
-        .await
-        .expect("create")
-        .into_inner();
+    let m = team_meeting(&host, &admin, "Team call", &[]).await;
     admin.client.get_meeting().meeting_id(m.id).send().await.expect("a team admin sees the meeting");
     expect_error(admin.client.list_recordings().meeting_id(m.id).send().await, 403, "forbidden");
     expect_error(stranger.client.list_recordings().meeting_id(m.id).send().await, 404, "not_found");
