@@ -152,12 +152,22 @@ impl MediaClient {
         self.outgoing(id, RtpCodecKind::Audio).await
     }
 
+    /// Adds a microphone track as a browser's `addTrack` does: on an existing audio transceiver
+    /// that has nothing to send (a receive-only one), which turns it to send-and-receive.
+    pub async fn microphone_on_a_free_transceiver(&self, id: &str) -> Outgoing {
+        self.outgoing_on(id, RtpCodecKind::Audio, true).await
+    }
+
     /// Adds a camera or screen track on a transceiver of its own.
     pub async fn video(&self, id: &str) -> Outgoing {
         self.outgoing(id, RtpCodecKind::Video).await
     }
 
     async fn outgoing(&self, id: &str, kind: RtpCodecKind) -> Outgoing {
+        self.outgoing_on(id, kind, false).await
+    }
+
+    async fn outgoing_on(&self, id: &str, kind: RtpCodecKind, reuse: bool) -> Outgoing {
         let ssrc = rand_ssrc();
         let (mime, codec) = match kind {
             RtpCodecKind::Audio => (
@@ -193,10 +203,14 @@ impl MediaClient {
             kind,
             vec![encoding],
         )));
-        let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Sendonly, streams: vec![], send_encodings: vec![] };
-        let transceiver =
-            self.connection.add_transceiver_from_track(track.clone() as Arc<dyn TrackLocal>, Some(init)).await.expect("a transceiver");
-        let sender = transceiver.sender().await.expect("sender").expect("a sender");
+        let sender = if reuse {
+            self.connection.add_track(track.clone() as Arc<dyn TrackLocal>).await.expect("a track")
+        } else {
+            let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Sendonly, streams: vec![], send_encodings: vec![] };
+            let transceiver =
+                self.connection.add_transceiver_from_track(track.clone() as Arc<dyn TrackLocal>, Some(init)).await.expect("a transceiver");
+            transceiver.sender().await.expect("sender").expect("a sender")
+        };
         Outgoing { track, sender, ssrc, mime }
     }
 

@@ -88,6 +88,43 @@ async fn someone_joining_mid_meeting_gets_the_running_tracks() {
     sending.abort();
 }
 
+/// Browsers' `addTrack` puts a microphone turned on later onto an audio m-line the participant
+/// already has: its own receive-only one (`early`, who joined before anyone spoke) or the one
+/// the server sends someone else's voice on (`late`). Both must reach the others.
+#[tokio::test(flavor = "multi_thread")]
+async fn listeners_who_turn_their_microphone_on_are_heard() {
+    let app = TestApp::spawn().await;
+    let (host, early, late) = (app.register("Host").await, app.register("Early").await, app.register("Late").await);
+    let m = running(&host, &[&early, &late]).await;
+    let b = connect(&early, m.id, receive_only().await).await;
+    let a_media = MediaClient::new().await;
+    let host_microphone = a_media.microphone("mic").await;
+    let a = connect(&host, m.id, a_media).await;
+    let host_speaking = tokio::spawn(async move { send_synthetic(&host_microphone, 1500, PACE).await });
+    let c = connect(&late, m.id, receive_only().await).await;
+    for listener in [&b, &c] {
+        listener.media().wait_for_packets(&stream(&host, "microphone"), 25, SETTLE).await;
+    }
+
+    let mut speaking = Vec::new();
+    for listener in [&b, &c] {
+        let microphone = listener.media().microphone_on_a_free_transceiver("late-mic").await;
+        listener.negotiate().await;
+        speaking.push(tokio::spawn(async move { send_synthetic(&microphone, 500, PACE).await }));
+    }
+    for (name, user) in [("early", &early), ("late", &late)] {
+        let heard = a.media().wait_for_packets(&stream(user, "microphone"), 50, SETTLE).await;
+        assert!(heard >= 50, "the host hears the {name} listener's microphone ({heard})");
+    }
+    for listener in [&b, &c] {
+        let before = listener.media().packets(&stream(&host, "microphone"));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(listener.media().packets(&stream(&host, "microphone")) > before, "listeners still hear the host");
+    }
+    speaking.into_iter().for_each(|task| task.abort());
+    host_speaking.abort();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn leaving_mid_meeting_renegotiates_the_others() {
     let app = TestApp::spawn().await;

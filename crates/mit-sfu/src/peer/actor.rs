@@ -113,7 +113,10 @@ impl Actor {
             Ok(offer) => offer,
             Err(error) => return self.reject("invalid_sdp", format!("the offer is not valid SDP: {error}")),
         };
-        if let Err(error) = self.connection.set_remote_description(offer).await {
+        let spares = super::receivers::provide(self.connection.as_ref(), &offer).await;
+        let applied = self.connection.set_remote_description(offer).await;
+        super::receivers::settle(spares).await;
+        if let Err(error) = applied {
             return self.reject("invalid_sdp", format!("the offer cannot be applied: {error}"));
         }
         let answer = match self.connection.create_answer(None).await {
@@ -202,13 +205,20 @@ impl Actor {
             return;
         }
         let mut leg = Leg::new(publication, subscription);
-        let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Sendonly, streams: vec![], send_encodings: vec![] };
         // A transceiver of its own: `add_track` would reuse the transceiver of the client's own
-        // published track of that kind and break its direction.
-        match self.connection.add_transceiver_from_track(leg.track(), Some(init)).await {
-            Ok(transceiver) => leg.sender = transceiver.sender().await.ok().flatten(),
+        // published track of that kind and break its direction. It is created able to receive
+        // and only then made send-only, because webrtc-rs gives a transceiver a receiver at
+        // creation or never: a browser's `addTrack` reuses the m-line it receives this leg on
+        // (turning it to sendrecv), and without a receiver that microphone would never arrive.
+        let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Sendrecv, streams: vec![], send_encodings: vec![] };
+        let transceiver = match self.connection.add_transceiver_from_track(leg.track(), Some(init)).await {
+            Ok(transceiver) => transceiver,
             Err(error) => return tracing::warn!(user = %self.user, %error, "cannot add an outgoing track"),
+        };
+        if let Err(error) = transceiver.set_direction(RTCRtpTransceiverDirection::Sendonly).await {
+            tracing::warn!(user = %self.user, %error, "an outgoing track stays send-and-receive");
         }
+        leg.sender = transceiver.sender().await.ok().flatten();
         leg.start();
         self.legs.insert(key, leg);
         self.dirty = true;

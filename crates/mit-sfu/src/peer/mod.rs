@@ -4,6 +4,7 @@
 mod actor;
 pub(crate) mod connection;
 mod handler;
+mod receivers;
 
 use std::sync::{Arc, Weak};
 

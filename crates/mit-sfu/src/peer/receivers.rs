@@ -1,0 +1,147 @@
+//! Every audio and video m-line a client opens must be able to carry media to the server later.
+//!
+//! webrtc-rs 0.21 gives a transceiver a receiver when it is created with a receiving direction,
+//! or never. An m-line the client opens receive-only would get a send-only transceiver on the
+//! server, so when the client later turns on a microphone the way browsers do (`addTrack` reuses
+//! an audio m-line that has sent nothing yet and makes it sendrecv), its packets would never
+//! surface as a track. Before a client offer is applied, the server therefore provides
+//! transceivers that have a receiver for exactly the new m-lines webrtc-rs would otherwise
+//! create on its own; applying the offer pairs them with those m-lines.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use rtc::sdp::description::media::MediaDescription;
+use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
+use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RtpTransceiver};
+
+/// New audio or video m-lines of one kind in a client offer.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct NewLines {
+    /// Receive-only from the client's side: paired with a pending subscriber leg first.
+    receiving: usize,
+    /// Sending and receiving: paired with a send-and-receive transceiver.
+    both: usize,
+}
+
+/// Adds the transceivers `offer` needs (see the module doc) and returns them for [`settle`].
+pub(super) async fn provide(connection: &dyn PeerConnection, offer: &RTCSessionDescription) -> Vec<Arc<dyn RtpTransceiver>> {
+    let Ok(parsed) = offer.unmarshal() else { return Vec::new() };
+    let (known, pending) = local_lines(connection).await;
+    let mut spares = Vec::new();
+    for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
+        let lines = new_lines(&parsed.media_descriptions, kind, &known);
+        let pending_legs = pending.iter().filter(|k| **k == kind).count();
+        for _ in 0..spares_needed(lines, pending_legs) {
+            // Created receive-only (so with a receiver and without a made-up sender), then
+            // offered as send-and-receive so that receive-only m-lines may pair with it.
+            let spare = match connection.add_transceiver_from_kind(kind, None).await {
+                Ok(spare) => spare,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot prepare a receiving transceiver");
+                    continue;
+                }
+            };
+            if let Err(error) = spare.set_direction(RTCRtpTransceiverDirection::Sendrecv).await {
+                tracing::warn!(%error, "cannot prepare a receiving transceiver");
+            }
+            spares.push(spare);
+        }
+    }
+    spares
+}
+
+/// After the offer was applied (or refused): a spare left without an m-line is stopped, and one
+/// paired with an m-line the client sends on keeps only receiving, as webrtc-rs would have made it.
+pub(super) async fn settle(spares: Vec<Arc<dyn RtpTransceiver>>) {
+    for spare in spares {
+        let paired = spare.mid().await.ok().flatten().is_some();
+        let result = if !paired {
+            spare.stop().await
+        } else if spare.direction().await.ok() == Some(RTCRtpTransceiverDirection::Sendrecv) {
+            spare.set_direction(RTCRtpTransceiverDirection::Recvonly).await
+        } else {
+            Ok(())
+        };
+        if let Err(error) = result {
+            tracing::debug!(%error, "settling a receiving transceiver");
+        }
+    }
+}
+
+/// The mids the server already knows, and the kinds of its subscriber legs not yet on an m-line.
+async fn local_lines(connection: &dyn PeerConnection) -> (HashSet<String>, Vec<RtpCodecKind>) {
+    let mut known = HashSet::new();
+    let mut pending = Vec::new();
+    for transceiver in connection.get_transceivers().await {
+        match transceiver.mid().await.ok().flatten() {
+            Some(mid) => {
+                known.insert(mid);
+            }
+            None if transceiver.direction().await.ok() == Some(RTCRtpTransceiverDirection::Sendonly) => {
+                if let Ok(Some(sender)) = transceiver.sender().await {
+                    pending.push(sender.track().kind().await);
+                }
+            }
+            None => {}
+        }
+    }
+    (known, pending)
+}
+
+fn new_lines(media: &[MediaDescription], kind: RtpCodecKind, known: &HashSet<String>) -> NewLines {
+    let mut lines = NewLines::default();
+    for section in media.iter().filter(|m| RtpCodecKind::from(m.media_name.media.as_str()) == kind) {
+        let Some(Some(mid)) = section.attribute("mid") else { continue };
+        if known.contains(mid) {
+            continue;
+        }
+        if section.has_attribute("recvonly") {
+            lines.receiving += 1;
+        } else if !section.has_attribute("sendonly") && !section.has_attribute("inactive") {
+            lines.both += 1;
+        }
+    }
+    lines
+}
+
+/// webrtc-rs pairs a new receive-only m-line with a pending send-only leg first, then with a
+/// send-and-receive transceiver; a new sendrecv m-line takes a send-and-receive one too, so those
+/// count (or they would take the spares meant for receive-only lines). Send-only and inactive
+/// m-lines get receiving transceivers of webrtc-rs's own making.
+fn spares_needed(lines: NewLines, pending_legs: usize) -> usize {
+    lines.receiving.saturating_sub(pending_legs) + lines.both
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(sections: &[(&str, &str, &str)]) -> Vec<MediaDescription> {
+        let mut sdp = String::from("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n");
+        for (kind, mid, direction) in sections {
+            sdp.push_str(&format!("m={kind} 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:{mid}\r\na={direction}\r\n"));
+        }
+        let parsed = rtc::sdp::description::session::SessionDescription::unmarshal(&mut std::io::Cursor::new(sdp.as_bytes()));
+        parsed.map(|d| d.media_descriptions).unwrap_or_default()
+    }
+
+    #[test]
+    fn only_new_lines_of_the_kind_count() {
+        let media =
+            offer(&[("audio", "0", "recvonly"), ("audio", "1", "sendrecv"), ("video", "2", "recvonly"), ("audio", "3", "sendonly")]);
+        assert_eq!(media.len(), 4);
+        let known = HashSet::from(["1".to_string()]);
+        assert_eq!(new_lines(&media, RtpCodecKind::Audio, &known), NewLines { receiving: 1, both: 0 });
+        assert_eq!(new_lines(&media, RtpCodecKind::Video, &known), NewLines { receiving: 1, both: 0 });
+        assert_eq!(new_lines(&media, RtpCodecKind::Audio, &HashSet::new()), NewLines { receiving: 1, both: 1 });
+    }
+
+    #[test]
+    fn pending_legs_take_receive_only_lines_first() {
+        assert_eq!(spares_needed(NewLines { receiving: 2, both: 1 }, 1), 2);
+        assert_eq!(spares_needed(NewLines { receiving: 1, both: 0 }, 3), 0);
+        assert_eq!(spares_needed(NewLines { receiving: 0, both: 2 }, 3), 2);
+    }
+}
