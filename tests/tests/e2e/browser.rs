@@ -7,10 +7,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use mit_client::types::{RecordingKind, RecordingStatus};
-use mit_tests::TestApp;
 use mit_tests::media::{MediaClient, send_synthetic};
 use mit_tests::recordings::{fetch, opusinfo, read_ivf, read_ogg_opus, settled};
 use mit_tests::room::RoomClient;
+use mit_tests::{TestApp, TestUser};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{Route, get, handler, web::Html};
 use webrtc::peer_connection::RTCPeerConnectionState;
@@ -30,6 +30,51 @@ async fn serve_page() -> String {
     format!("http://{address}")
 }
 
+/// Headless Chromium on the test page, signed in as one user of one meeting; it stays until
+/// [`Browser::finish`] releases it (closing the driver's stdin).
+struct Browser {
+    driver: tokio::process::Child,
+    release: Option<tokio::process::ChildStdin>,
+}
+
+impl Browser {
+    /// Opens the page; `late` joins as a listener that turns its microphone on later.
+    fn open(page_origin: &str, app: &TestApp, user: &TestUser, meeting: uuid::Uuid, late: bool) -> Self {
+        let url = format!(
+            "{page_origin}/?api={}&email={}&password={}&meeting={meeting}&late={}",
+            app.base_url,
+            user.email,
+            user.password.replace(' ', "%20"),
+            u8::from(late)
+        );
+        let mut driver = tokio::process::Command::new("node")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/browser/driver.cjs"))
+            .arg(&url)
+            .arg("50")
+            .env("PLAYWRIGHT_CORE", mit_tests::service_url("MIT_TEST_PLAYWRIGHT"))
+            .env("CHROMIUM", mit_tests::service_url("MIT_TEST_CHROMIUM"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node starts");
+        let release = driver.stdin.take();
+        Self { driver, release }
+    }
+
+    /// Lets the browser go once it has heard 50 audio packets; returns the page's final state.
+    async fn finish(mut self) -> serde_json::Value {
+        drop(self.release.take());
+        let driven = self.driver.wait_with_output().await.expect("node runs");
+        let stdout = String::from_utf8_lossy(&driven.stdout);
+        assert!(driven.status.success(), "driver failed: {}\n{stdout}", String::from_utf8_lossy(&driven.stderr));
+        let state: serde_json::Value = serde_json::from_str(stdout.trim()).expect("the page state as JSON");
+        assert!(state["error"].is_null(), "the page reports {state}");
+        state
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn chromium_publishes_to_and_hears_a_webrtc_rs_participant() {
     let page_origin = serve_page().await;
@@ -46,39 +91,15 @@ async fn chromium_publishes_to_and_hears_a_webrtc_rs_participant() {
     assert!(host_room.media().wait_for_state(RTCPeerConnectionState::Connected, Duration::from_secs(10)).await);
     let speaking = tokio::spawn(async move { send_synthetic(&microphone, 3000, Duration::from_millis(20)).await });
 
-    let url = format!(
-        "{page_origin}/?api={}&email={}&password={}&meeting={}",
-        app.base_url,
-        browser_user.email,
-        browser_user.password.replace(' ', "%20"),
-        m.id
-    );
-    let mut driver = tokio::process::Command::new("node")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/browser/driver.cjs"))
-        .arg(&url)
-        .arg("50")
-        .env("PLAYWRIGHT_CORE", mit_tests::service_url("MIT_TEST_PLAYWRIGHT"))
-        .env("CHROMIUM", mit_tests::service_url("MIT_TEST_CHROMIUM"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node starts");
-    // The browser stays until both waits below are over: closing its stdin lets the driver go.
-    let release = driver.stdin.take();
+    let browser = Browser::open(&page_origin, &app, &browser_user, m.id, false);
     let camera = format!("{}:camera", browser_user.id);
     let voice = format!("{}:microphone", browser_user.id);
     let (heard_voice, saw_camera) = tokio::join!(
         host_room.media().wait_for_packets(&voice, 50, Duration::from_secs(40)),
         host_room.media().wait_for_packets(&camera, 50, Duration::from_secs(40)),
     );
-    drop(release);
-    let driven = driver.wait_with_output().await.expect("node runs");
+    let state = browser.finish().await;
     speaking.abort();
-    let stdout = String::from_utf8_lossy(&driven.stdout);
-    assert!(driven.status.success(), "driver failed: {}\n{stdout}", String::from_utf8_lossy(&driven.stderr));
-    let state: serde_json::Value = serde_json::from_str(stdout.trim()).expect("the page state as JSON");
-    assert!(state["error"].is_null(), "the page reports {state}");
     assert!(state["inboundAudioPackets"].as_u64().unwrap_or(0) >= 50, "the browser hears the webrtc-rs participant: {state}");
     assert!(state["remoteStreams"].as_array().is_some_and(|s| s.iter().any(|id| id == &format!("{}:microphone", host.id))), "{state}");
     assert!(heard_voice >= 50, "the webrtc-rs participant hears the browser ({heard_voice} packets)");
@@ -97,4 +118,30 @@ async fn chromium_publishes_to_and_hears_a_webrtc_rs_participant() {
     let video = read_ivf(&fetch(&app.base_url, &host, camera).await);
     assert!(video.width >= 160 && video.height >= 120 && video.frames >= 10, "the browser's camera is recorded: {video:?}");
     assert_eq!(video.declared_frames as usize, video.frames);
+}
+
+/// Chromium joins without a microphone and turns it on later with `addTrack`, which reuses the
+/// receive-only audio m-line it already has: the webrtc-rs participant hears it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chromium_listener_who_turns_the_microphone_on_is_heard() {
+    let page_origin = serve_page().await;
+    let app = TestApp::spawn_with(&[("CORS_ORIGINS", &page_origin)]).await;
+    let (host, browser_user) = (app.register("Host").await, app.register("Browser").await);
+    let m = meeting(&host, "Late microphone", &[&browser_user]).await;
+    host.client.start_meeting().meeting_id(m.id).send().await.expect("start");
+    let host_media = MediaClient::new().await;
+    let microphone = host_media.microphone("mic").await;
+    let mut host_room = RoomClient::join_with_media(&host, m.id, host_media).await;
+    host_room.expect("room-info").await;
+    host_room.negotiate().await;
+    assert!(host_room.media().wait_for_state(RTCPeerConnectionState::Connected, Duration::from_secs(10)).await);
+    let speaking = tokio::spawn(async move { send_synthetic(&microphone, 3000, Duration::from_millis(20)).await });
+
+    let browser = Browser::open(&page_origin, &app, &browser_user, m.id, true);
+    let voice = format!("{}:microphone", browser_user.id);
+    let heard = host_room.media().wait_for_packets(&voice, 50, Duration::from_secs(40)).await;
+    let state = browser.finish().await;
+    speaking.abort();
+    assert_eq!(state["microphoneOn"], true, "{state}");
+    assert!(heard >= 50, "the webrtc-rs participant hears the browser's late microphone ({heard} packets): {state}");
 }
