@@ -6,7 +6,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use mit_client::types::{RecordingKind, RecordingStatus};
+use mit_client::types::{self, RecordingKind, RecordingStatus};
 use mit_tests::media::{MediaClient, send_synthetic};
 use mit_tests::recordings::{fetch, opusinfo, read_ivf, read_ogg_opus, settled};
 use mit_tests::room::RoomClient;
@@ -75,22 +75,39 @@ impl Browser {
     }
 }
 
+/// A running meeting whose host, a webrtc-rs participant, is connected and speaking, and whose
+/// other participant is the browser's user; the page is served from its own origin.
+struct Call {
+    page_origin: String,
+    app: TestApp,
+    host: TestUser,
+    browser_user: TestUser,
+    m: types::Meeting,
+    host_room: RoomClient,
+    speaking: tokio::task::JoinHandle<u32>,
+}
+
+impl Call {
+    async fn start() -> Self {
+        let page_origin = serve_page().await;
+        let app = TestApp::spawn_with(&[("CORS_ORIGINS", &page_origin)]).await;
+        let (host, browser_user) = (app.register("Host").await, app.register("Browser").await);
+        let m = meeting(&host, "Browser call", &[&browser_user]).await;
+        host.client.start_meeting().meeting_id(m.id).send().await.expect("start");
+        let host_media = MediaClient::new().await;
+        let microphone = host_media.microphone("mic").await;
+        let mut host_room = RoomClient::join_with_media(&host, m.id, host_media).await;
+        host_room.expect("room-info").await;
+        host_room.negotiate().await;
+        assert!(host_room.media().wait_for_state(RTCPeerConnectionState::Connected, Duration::from_secs(10)).await);
+        let speaking = tokio::spawn(async move { send_synthetic(&microphone, 3000, Duration::from_millis(20)).await });
+        Self { page_origin, app, host, browser_user, m, host_room, speaking }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn chromium_publishes_to_and_hears_a_webrtc_rs_participant() {
-    let page_origin = serve_page().await;
-    let app = TestApp::spawn_with(&[("CORS_ORIGINS", &page_origin)]).await;
-    let (host, browser_user) = (app.register("Host").await, app.register("Browser").await);
-    let m = meeting(&host, "Browser call", &[&browser_user]).await;
-    host.client.start_meeting().meeting_id(m.id).send().await.expect("start");
-
-    let host_media = MediaClient::new().await;
-    let microphone = host_media.microphone("mic").await;
-    let mut host_room = RoomClient::join_with_media(&host, m.id, host_media).await;
-    host_room.expect("room-info").await;
-    host_room.negotiate().await;
-    assert!(host_room.media().wait_for_state(RTCPeerConnectionState::Connected, Duration::from_secs(10)).await);
-    let speaking = tokio::spawn(async move { send_synthetic(&microphone, 3000, Duration::from_millis(20)).await });
-
+    let Call { page_origin, app, host, browser_user, m, host_room, speaking } = Call::start().await;
     let browser = Browser::open(&page_origin, &app, &browser_user, m.id, false);
     let camera = format!("{}:camera", browser_user.id);
     let voice = format!("{}:microphone", browser_user.id);
@@ -124,19 +141,7 @@ async fn chromium_publishes_to_and_hears_a_webrtc_rs_participant() {
 /// receive-only audio m-line it already has: the webrtc-rs participant hears it.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_chromium_listener_who_turns_the_microphone_on_is_heard() {
-    let page_origin = serve_page().await;
-    let app = TestApp::spawn_with(&[("CORS_ORIGINS", &page_origin)]).await;
-    let (host, browser_user) = (app.register("Host").await, app.register("Browser").await);
-    let m = meeting(&host, "Late microphone", &[&browser_user]).await;
-    host.client.start_meeting().meeting_id(m.id).send().await.expect("start");
-    let host_media = MediaClient::new().await;
-    let microphone = host_media.microphone("mic").await;
-    let mut host_room = RoomClient::join_with_media(&host, m.id, host_media).await;
-    host_room.expect("room-info").await;
-    host_room.negotiate().await;
-    assert!(host_room.media().wait_for_state(RTCPeerConnectionState::Connected, Duration::from_secs(10)).await);
-    let speaking = tokio::spawn(async move { send_synthetic(&microphone, 3000, Duration::from_millis(20)).await });
-
+    let Call { page_origin, app, browser_user, m, host_room, speaking, .. } = Call::start().await;
     let browser = Browser::open(&page_origin, &app, &browser_user, m.id, true);
     let voice = format!("{}:microphone", browser_user.id);
     let heard = host_room.media().wait_for_packets(&voice, 50, Duration::from_secs(40)).await;
