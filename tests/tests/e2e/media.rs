@@ -35,6 +35,14 @@ async fn connect(user: &TestUser, meeting: uuid::Uuid, media: Arc<MediaClient>) 
     room
 }
 
+/// Enters the room with a microphone and sends `packets` synthetic Opus packets on it.
+async fn connect_speaking(user: &TestUser, meeting: uuid::Uuid, packets: u32) -> (RoomClient, tokio::task::JoinHandle<u32>) {
+    let media = MediaClient::new().await;
+    let microphone = media.microphone("mic").await;
+    let room = connect(user, meeting, media).await;
+    (room, tokio::spawn(async move { send_synthetic(&microphone, packets, PACE).await }))
+}
+
 async fn receive_only() -> Arc<MediaClient> {
     let media = MediaClient::new().await;
     media.receive_only().await;
@@ -76,10 +84,7 @@ async fn someone_joining_mid_meeting_gets_the_running_tracks() {
     let app = TestApp::spawn().await;
     let (host, late) = (app.register("Host").await, app.register("Late").await);
     let m = running(&host, &[&late]).await;
-    let a_media = MediaClient::new().await;
-    let microphone = a_media.microphone("mic").await;
-    let _a = connect(&host, m.id, a_media).await;
-    let sending = tokio::spawn(async move { send_synthetic(&microphone, 300, PACE).await });
+    let (_a, sending) = connect_speaking(&host, m.id, 300).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let b = connect(&late, m.id, receive_only().await).await;
     let received = b.media().wait_for_packets(&stream(&host, "microphone"), 100, SETTLE).await;
@@ -97,10 +102,7 @@ async fn listeners_who_turn_their_microphone_on_are_heard() {
     let (host, early, late) = (app.register("Host").await, app.register("Early").await, app.register("Late").await);
     let m = running(&host, &[&early, &late]).await;
     let b = connect(&early, m.id, receive_only().await).await;
-    let a_media = MediaClient::new().await;
-    let host_microphone = a_media.microphone("mic").await;
-    let a = connect(&host, m.id, a_media).await;
-    let host_speaking = tokio::spawn(async move { send_synthetic(&host_microphone, 1500, PACE).await });
+    let (a, host_speaking) = connect_speaking(&host, m.id, 1500).await;
     let c = connect(&late, m.id, receive_only().await).await;
     for listener in [&b, &c] {
         listener.media().wait_for_packets(&stream(&host, "microphone"), 25, SETTLE).await;
@@ -131,10 +133,7 @@ async fn leaving_mid_meeting_renegotiates_the_others() {
     let (host, guest) = (app.register("Host").await, app.register("Guest").await);
     let m = running(&host, &[&guest]).await;
     let a = connect(&host, m.id, receive_only().await).await;
-    let b_media = MediaClient::new().await;
-    let microphone = b_media.microphone("mic").await;
-    let mut b = connect(&guest, m.id, b_media).await;
-    let sending = tokio::spawn(async move { send_synthetic(&microphone, 500, PACE).await });
+    let (mut b, sending) = connect_speaking(&guest, m.id, 500).await;
     a.media().wait_for_packets(&stream(&guest, "microphone"), 25, SETTLE).await;
     let offers = a.server_offers();
     b.send(json!({"type": "leave"}));
@@ -207,10 +206,7 @@ async fn a_host_mute_holds_the_microphone_back_until_it_is_turned_on_again() {
     let (host, guest) = (app.register("Host").await, app.register("Guest").await);
     let m = running(&host, &[&guest]).await;
     let a = connect(&host, m.id, receive_only().await).await;
-    let b_media = MediaClient::new().await;
-    let microphone = b_media.microphone("mic").await;
-    let mut b = connect(&guest, m.id, b_media).await;
-    let sending = tokio::spawn(async move { send_synthetic(&microphone, 1000, PACE).await });
+    let (mut b, sending) = connect_speaking(&guest, m.id, 1000).await;
     let guest_microphone = stream(&guest, "microphone");
     a.media().wait_for_packets(&guest_microphone, 25, SETTLE).await;
 
@@ -242,10 +238,7 @@ async fn a_reconnect_within_the_grace_period_resumes_the_same_stream() {
     b.drop_connection();
     first.abort();
     b_media.close().await;
-    let again = MediaClient::new().await;
-    let microphone = again.microphone("mic").await;
-    let _b2 = connect(&guest, m.id, again).await;
-    let second = tokio::spawn(async move { send_synthetic(&microphone, 1000, PACE).await });
+    let (_b2, second) = connect_speaking(&guest, m.id, 1000).await;
     let before = a.media().packets(&guest_microphone);
     assert!(a.media().wait_for_packets(&guest_microphone, before + 50, SETTLE).await >= before + 50, "the same stream carries on");
     assert_eq!(a.server_offers(), offers_before, "the others need no renegotiation");
