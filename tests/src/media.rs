@@ -229,6 +229,11 @@ impl MediaClient {
         self.described().await
     }
 
+    /// Whether an own offer awaits the server's answer.
+    pub async fn offering(&self) -> bool {
+        self.connection.pending_local_description().await.is_some()
+    }
+
     /// Answers a server offer, rolling back an own pending offer first (the polite side).
     pub async fn answer(&self, sdp: String) -> String {
         if self.connection.pending_local_description().await.is_some() {

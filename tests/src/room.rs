@@ -190,8 +190,13 @@ async fn handle_automatically(message: &Value, media: Option<&MediaClient>, repl
             true
         }
         (Some("offer"), Some(media)) => {
+            let collided = media.offering().await;
             let answer = media.answer(message["sdp"].as_str().unwrap_or_default().to_string()).await;
             send(json!({"type": "answer", "sdp": answer}));
+            // The polite side of perfect negotiation offers again what the collision took back.
+            if collided {
+                send(json!({"type": "offer", "sdp": media.offer().await}));
+            }
             true
         }
         (Some("answer"), Some(media)) => {
