@@ -152,5 +152,11 @@ impl From<DomainError> for ApiError {
     }
 }
 
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        DomainError::from(error).into()
+    }
+}
+
 /// What every handler returns.
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -9,6 +9,7 @@ pub mod chat;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod knowledge;
 pub mod meetings;

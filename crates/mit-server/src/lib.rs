@@ -184,6 +184,8 @@ fn ports(store: &PgStore, redis: Option<ConnectionManager>, rooms: Arc<RoomRegis
         teams: store.clone(),
         meetings: store.clone(),
         notes: store.clone(),
+        review: store.clone(),
+        events: store.clone(),
         chat: store.clone(),
         recordings: store,
         files: objects,

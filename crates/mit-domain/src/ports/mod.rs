@@ -1,14 +1,16 @@
 //! The domain's ports: what it needs from the outside world, as traits. `mit-server` implements
-//! them on PostgreSQL, Redis, object storage and the SFU; unit tests use in-memory versions.
+//! them on PostgreSQL, Redis, object storage and the SFU.
 
 pub mod accounts;
 pub mod chat;
+pub mod events;
 pub mod health;
 pub mod limits;
 pub mod meetings;
 pub mod notes;
 pub mod people;
 pub mod recordings;
+pub mod review;
 pub mod rooms;
 pub mod teams;
 
@@ -20,7 +22,9 @@ pub use health::DependencyProbe;
 pub use limits::RateLimiter;
 pub use meetings::MeetingStore;
 pub use notes::NoteStore;
+pub use events::EventStore;
 pub use recordings::{RecordingFiles, RecordingStore};
+pub use review::ReviewStore;
 pub use rooms::RoomControl;
 pub use teams::TeamStore;
 
@@ -51,6 +55,10 @@ pub struct Ports {
     pub meetings: Arc<dyn MeetingStore>,
     /// Notes.
     pub notes: Arc<dyn NoteStore>,
+    /// Reviews.
+    pub review: Arc<dyn ReviewStore>,
+    /// The event outbox and tickets for the events socket.
+    pub events: Arc<dyn EventStore>,
     /// Chat history.
     pub chat: Arc<dyn ChatStore>,
     /// Recordings.

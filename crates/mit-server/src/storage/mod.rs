@@ -1,12 +1,14 @@
 //! PostgreSQL through diesel-async, pooled by deadpool. One `PgStore` implements every storage
-//! port of the domain; each port method runs as one transaction.
+//! port of the domain.
 
 mod accounts;
 mod chat;
 pub mod jobs;
 mod meetings;
 mod notes;
+pub mod outbox;
 pub mod recordings;
+mod review;
 mod rows;
 pub mod schema;
 mod teams;

@@ -1,0 +1,9 @@
+DROP TABLE event_tickets;
+DROP TABLE events;
+DROP TABLE event_topics;
+DROP TABLE review_approvals;
+DROP TABLE suggestion_votes;
+DROP TABLE review_suggestions;
+DROP TABLE review_comments;
+DROP TABLE review_lines;
+DROP TABLE reviews;
