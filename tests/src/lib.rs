@@ -4,6 +4,7 @@
 //! and exports their URLs.
 
 mod database;
+pub mod events;
 pub mod media;
 pub mod recordings;
 pub mod room;

@@ -2,6 +2,7 @@
 //! life cycle. The `mit` binary (`main.rs`) only parses the command line and calls into here.
 
 pub mod config;
+pub mod events;
 pub mod http;
 pub mod limits;
 pub mod objects;
@@ -24,6 +25,8 @@ use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::events::relay::{self, FanOut};
+use crate::events::{EventHub, EventsPlane};
 use crate::limits::{MemoryLimiter, RedisLimiter};
 use crate::objects::{ObjectError, ObjectStore};
 use crate::probes::{DatabaseProbe, ObjectStoreProbe, RedisProbe};
@@ -72,6 +75,7 @@ pub struct RunningServer {
     task: JoinHandle<std::io::Result<()>>,
     rooms: Arc<RoomRegistry>,
     uploads: UploadWorker,
+    relay: Vec<JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -80,6 +84,7 @@ impl RunningServer {
     pub async fn stop(self) {
         let _ = self.shutdown.send(());
         let _ = self.task.await;
+        self.relay.iter().for_each(JoinHandle::abort);
         self.rooms.finish_recordings().await;
         self.uploads.stop().await;
     }
@@ -110,6 +115,8 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
         Some(url) => Some(connect_redis(url).await?),
         None => None,
     };
+    let hub = EventHub::default();
+    let relay = start_relay(&store, redis.clone(), &hub);
     let objects = Arc::new(ObjectStore::new(&config.object_store)?);
     let wake_uploads = Arc::new(Notify::new());
     let recorder = Recorder::new(store.clone(), &config.recording_path, config.node_id.clone(), wake_uploads.clone())?;
@@ -125,10 +132,11 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
         config.room_grace,
         config.room_empty_timeout,
     ));
-    let domain = Arc::new(Mit::new(ports(&store, redis, rooms.clone(), objects), config.domain.clone()));
+    let domain = Arc::new(Mit::new(ports(&store, redis.map(|(manager, _)| manager), rooms.clone(), objects), config.domain.clone()));
     rooms.bind(&domain);
     let realtime = Arc::new(Realtime { mit: domain.clone(), rooms: rooms.clone() });
-    let app = http::app(domain, realtime, &config);
+    let events = Arc::new(EventsPlane { mit: domain.clone(), hub });
+    let app = http::app(domain, realtime, events, &config);
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         poem::Server::new_with_acceptor(acceptor)
@@ -142,7 +150,7 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
             .await
     });
     tracing::info!(%bound, public_url = %config.public_url, "serving");
-    Ok(RunningServer { address: bound, shutdown, task, rooms, uploads })
+    Ok(RunningServer { address: bound, shutdown, task, rooms, uploads, relay })
 }
 
 /// Applies pending migrations and returns their versions (`mit migrate`).
@@ -196,9 +204,21 @@ fn ports(store: &PgStore, redis: Option<ConnectionManager>, rooms: Arc<RoomRegis
     }
 }
 
-async fn connect_redis(url: &str) -> Result<ConnectionManager, StartError> {
+/// The outbox relay, and with Redis the listener that brings every node's events to this one.
+fn start_relay(store: &PgStore, redis: Option<(ConnectionManager, redis::Client)>, hub: &EventHub) -> Vec<JoinHandle<()>> {
+    let events: Arc<dyn mit_domain::ports::EventStore> = Arc::new(store.clone());
+    match redis {
+        Some((manager, client)) => {
+            vec![relay::start(events, FanOut::Redis(manager), store.outbox_signal()), relay::listen(client, hub.clone())]
+        }
+        None => vec![relay::start(events, FanOut::Local(hub.clone()), store.outbox_signal())],
+    }
+}
+
+async fn connect_redis(url: &str) -> Result<(ConnectionManager, redis::Client), StartError> {
     let client = redis::Client::open(url).map_err(|e| StartError::Redis(e.to_string()))?;
-    ConnectionManager::new(client).await.map_err(|e| StartError::Redis(e.to_string()))
+    let manager = ConnectionManager::new(client.clone()).await.map_err(|e| StartError::Redis(e.to_string()))?;
+    Ok((manager, client))
 }
 
 async fn shutdown_signal() {

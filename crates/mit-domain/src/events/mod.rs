@@ -20,7 +20,11 @@ pub use topic::Topic;
 const TICKET_TTL: TimeDelta = TimeDelta::seconds(60);
 
 impl EventsApi for Mit {
-    async fn create_events_ticket(&self, caller: &Caller, _request: create_events_ticket::Request) -> ApiResult<create_events_ticket::Response> {
+    async fn create_events_ticket(
+        &self,
+        caller: &Caller,
+        _request: create_events_ticket::Request,
+    ) -> ApiResult<create_events_ticket::Response> {
         let (ticket, hash) = refresh::generate();
         let expires_at = self.ports.clock.now() + TICKET_TTL;
         self.ports.events.issue_ticket(hash, caller.user_id, expires_at).await.map_err(DomainError::from)?;

@@ -18,11 +18,11 @@ use std::sync::Arc;
 
 pub use accounts::AccountStore;
 pub use chat::ChatStore;
+pub use events::EventStore;
 pub use health::DependencyProbe;
 pub use limits::RateLimiter;
 pub use meetings::MeetingStore;
 pub use notes::NoteStore;
-pub use events::EventStore;
 pub use recordings::{RecordingFiles, RecordingStore};
 pub use review::ReviewStore;
 pub use rooms::RoomControl;

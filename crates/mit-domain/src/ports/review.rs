@@ -200,7 +200,13 @@ pub trait ReviewStore: Send + Sync + 'static {
         page: PageRequest,
     ) -> Result<Option<Page<SuggestionRecord>>, StoreError>;
     /// Suggests a new text for a line.
-    async fn create_suggestion(&self, act: Act, line: Uuid, text: String, reason: Option<String>) -> Result<SuggestionRecord, ReviewFailure>;
+    async fn create_suggestion(
+        &self,
+        act: Act,
+        line: Uuid,
+        text: String,
+        reason: Option<String>,
+    ) -> Result<SuggestionRecord, ReviewFailure>;
     /// Casts or changes the caller's vote.
     async fn vote(&self, act: Act, suggestion: Uuid, vote: Vote) -> Result<SuggestionRecord, ReviewFailure>;
     /// A host accepts or rejects.

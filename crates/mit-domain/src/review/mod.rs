@@ -7,13 +7,13 @@ mod models;
 pub mod rules;
 
 use mit_api::server::ReviewApi;
+use mit_api::server::models::SuggestionResolution;
 use mit_api::server::models::{ReviewApprovalResult, ReviewCommentPage, ReviewLinePage, ReviewSuggestionPage, ReviewerApprovalPage};
 use mit_api::server::ops::{
     approve_review, cast_suggestion_vote, close_review, create_line_comment, create_line_suggestion, create_review, delete_review_comment,
     get_review, list_line_comments, list_line_suggestions, list_review_approvals, list_review_lines, merge_review, reopen_review,
     replace_review_content, resolve_suggestion, submit_review, update_review_comment, withdraw_review_approval, withdraw_suggestion,
 };
-use mit_api::server::models::SuggestionResolution;
 use mit_api::server::runtime::Json;
 use uuid::Uuid;
 
@@ -77,7 +77,11 @@ impl ReviewApi for Mit {
         Ok(merge_review::Response::Ok(Json(review_model(review, caller.user_id))))
     }
 
-    async fn list_review_approvals(&self, caller: &Caller, request: list_review_approvals::Request) -> ApiResult<list_review_approvals::Response> {
+    async fn list_review_approvals(
+        &self,
+        caller: &Caller,
+        request: list_review_approvals::Request,
+    ) -> ApiResult<list_review_approvals::Response> {
         self.visible_meeting(request.meeting_id, caller.user_id).await?;
         let paging = PageRequest::new(request.page, request.limit);
         let (state, page) = self.ports.review.reviewers(request.meeting_id, paging).await?.ok_or(DomainError::NotFound("review"))?;
@@ -128,8 +132,7 @@ impl ReviewApi for Mit {
     async fn list_line_comments(&self, caller: &Caller, request: list_line_comments::Request) -> ApiResult<list_line_comments::Response> {
         self.visible_meeting(request.meeting_id, caller.user_id).await?;
         let paging = PageRequest::new(request.page, request.limit);
-        let page =
-            self.ports.review.comments(request.meeting_id, request.line_id, paging).await?.ok_or(DomainError::NotFound("line"))?;
+        let page = self.ports.review.comments(request.meeting_id, request.line_id, paging).await?.ok_or(DomainError::NotFound("line"))?;
         Ok(list_line_comments::Response::Ok(Json(ReviewCommentPage {
             items: page.items.into_iter().map(comment_model).collect(),
             total: page.total,
@@ -138,10 +141,15 @@ impl ReviewApi for Mit {
         })))
     }
 
-    async fn create_line_comment(&self, caller: &Caller, request: create_line_comment::Request) -> ApiResult<create_line_comment::Response> {
+    async fn create_line_comment(
+        &self,
+        caller: &Caller,
+        request: create_line_comment::Request,
+    ) -> ApiResult<create_line_comment::Response> {
         let act = self.review_act(request.meeting_id, caller).await?.0;
         let body = request.body;
-        let comment = self.ports.review.create_comment(act, request.line_id, body.parent_id, body.content).await.map_err(DomainError::from)?;
+        let comment =
+            self.ports.review.create_comment(act, request.line_id, body.parent_id, body.content).await.map_err(DomainError::from)?;
         Ok(create_line_comment::Response::Created(Json(comment_model(comment))))
     }
 
@@ -215,7 +223,11 @@ impl ReviewApi for Mit {
         Ok(resolve_suggestion::Response::Ok(Json(suggestion_model(suggestion))))
     }
 
-    async fn withdraw_suggestion(&self, caller: &Caller, request: withdraw_suggestion::Request) -> ApiResult<withdraw_suggestion::Response> {
+    async fn withdraw_suggestion(
+        &self,
+        caller: &Caller,
+        request: withdraw_suggestion::Request,
+    ) -> ApiResult<withdraw_suggestion::Response> {
         let act = self.review_act(request.meeting_id, caller).await?.0;
         let suggestion = self.ports.review.withdraw_suggestion(act, request.suggestion_id).await.map_err(DomainError::from)?;
         Ok(withdraw_suggestion::Response::Ok(Json(suggestion_model(suggestion))))

@@ -1,7 +1,9 @@
 //! Review records as the contract shows them, and the one mapping of review failures onto the
 //! domain's errors.
 
-use mit_api::server::models::{Review, ReviewApprovalSummary, ReviewComment, ReviewLine, ReviewStatus, ReviewSuggestion, ReviewerApproval, SuggestionVote};
+use mit_api::server::models::{
+    Review, ReviewApprovalSummary, ReviewComment, ReviewLine, ReviewStatus, ReviewSuggestion, ReviewerApproval, SuggestionVote,
+};
 
 use super::rules::{Refusal, ReviewState};
 use crate::error::DomainError;

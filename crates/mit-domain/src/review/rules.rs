@@ -329,11 +329,7 @@ impl Outcome {
 }
 
 fn require_pending(suggestion: &SuggestionState, requested: SuggestionStatus) -> Result<(), Refusal> {
-    if suggestion.status == SuggestionStatus::Pending {
-        Ok(())
-    } else {
-        Err(Refusal::NotPending { current: suggestion.status, requested })
-    }
+    if suggestion.status == SuggestionStatus::Pending { Ok(()) } else { Err(Refusal::NotPending { current: suggestion.status, requested }) }
 }
 
 /// Decides a reviewer's vote: one reject rejects at once; once every reviewer but the author
@@ -392,12 +388,7 @@ fn accept(suggestion: &SuggestionState, endorsers: Vec<Uuid>, reason: Suggestion
 /// The reviewers who stand behind a rewrite: those who voted accept, its author, and the host
 /// who accepted it. Their approvals carry over to the new revision.
 fn endorsers(state: &ReviewState, suggestion: &SuggestionState, votes: &BTreeMap<Uuid, Vote>, host: Option<Uuid>) -> Vec<Uuid> {
-    state
-        .reviewers
-        .iter()
-        .copied()
-        .filter(|r| *r == suggestion.author || Some(*r) == host || votes.get(r) == Some(&Vote::Accept))
-        .collect()
+    state.reviewers.iter().copied().filter(|r| *r == suggestion.author || Some(*r) == host || votes.get(r) == Some(&Vote::Accept)).collect()
 }
 
 #[cfg(test)]

@@ -12,11 +12,12 @@ use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, Route, get, handler};
 
 use crate::config::Config;
+use crate::events::{self, EventsPlane};
 use crate::realtime::{self, Realtime};
 use crate::telemetry;
 
 /// Every route of the server, wrapped in its middleware.
-pub fn app(domain: Arc<Mit>, realtime: Arc<Realtime>, config: &Config) -> impl Endpoint + 'static {
+pub fn app(domain: Arc<Mit>, realtime: Arc<Realtime>, events: Arc<EventsPlane>, config: &Config) -> impl Endpoint + 'static {
     let api = mit_api::server::openapi_service(domain);
     let swagger = api.swagger_ui();
     let redoc = api.redoc();
@@ -26,7 +27,8 @@ pub fn app(domain: Arc<Mit>, realtime: Arc<Realtime>, config: &Config) -> impl E
         .nest("/docs", swagger)
         .nest("/redoc", redoc)
         .at("/metrics", get(metrics))
-        .at("/ws/room/:meeting_id", get(realtime::room_socket.data(realtime)));
+        .at("/ws/room/:meeting_id", get(realtime::room_socket.data(realtime)))
+        .at("/ws/events", get(events::events_socket.data(events)));
     routes
         .data(BodyLimit(config.max_body_bytes))
         .around(metrics_layer::record)

@@ -4,7 +4,7 @@ pub mod messages;
 pub mod registry;
 pub mod room;
 mod session;
-mod throttle;
+pub(crate) mod throttle;
 
 use std::collections::HashMap;
 use std::sync::Arc;

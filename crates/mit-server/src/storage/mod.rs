@@ -13,6 +13,7 @@ mod rows;
 pub mod schema;
 mod teams;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -21,6 +22,7 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
 use diesel_async::{AsyncMigrationHarness, AsyncPgConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use mit_domain::ports::StoreError;
+use tokio::sync::Notify;
 
 /// The SQL migrations of `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
@@ -32,6 +34,7 @@ pub type Connection = Object<AsyncPgConnection>;
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
+    pub(crate) outbox_written: Arc<Notify>,
 }
 
 /// Why the database could not be set up.
@@ -59,7 +62,7 @@ impl PgStore {
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| DatabaseSetupError::Pool(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self { pool, outbox_written: Arc::new(Notify::new()) })
     }
 
     /// Applies every pending migration; returns the versions applied.
@@ -74,6 +77,11 @@ impl PgStore {
         })
         .await
         .map_err(|e| DatabaseSetupError::Migrate(format!("migration task failed: {e}")))?
+    }
+
+    /// Notified after every commit that appended events, so the relay sends them at once.
+    pub fn outbox_signal(&self) -> Arc<Notify> {
+        self.outbox_written.clone()
     }
 
     /// A connection from the pool.

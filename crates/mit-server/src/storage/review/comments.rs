@@ -89,13 +89,14 @@ pub(super) async fn list(store: &PgStore, meeting: Uuid, line: Uuid, page: PageR
     if !line_of(&mut conn, review.id, line).await.map_err(store_error)? {
         return Ok(None);
     }
-    let rows: Vec<CommentRow> = diesel::sql_query(format!("{COMMENT_COLUMNS} WHERE c.line_id = $1 ORDER BY c.created_at, c.id OFFSET $2 LIMIT $3"))
-        .bind::<SqlUuid, _>(line)
-        .bind::<BigInt, _>(page.offset())
-        .bind::<BigInt, _>(page.limit())
-        .load(&mut conn)
-        .await
-        .map_err(store_error)?;
+    let rows: Vec<CommentRow> =
+        diesel::sql_query(format!("{COMMENT_COLUMNS} WHERE c.line_id = $1 ORDER BY c.created_at, c.id OFFSET $2 LIMIT $3"))
+            .bind::<SqlUuid, _>(line)
+            .bind::<BigInt, _>(page.offset())
+            .bind::<BigInt, _>(page.limit())
+            .load(&mut conn)
+            .await
+            .map_err(store_error)?;
     let total: CountRow = diesel::sql_query("SELECT count(*) AS count FROM review_comments WHERE line_id = $1")
         .bind::<SqlUuid, _>(line)
         .get_result(&mut conn)
@@ -124,15 +125,17 @@ pub(super) async fn create(
         }
     }
     let id = Uuid::now_v7();
-    diesel::sql_query("INSERT INTO review_comments (id, line_id, parent_id, author_id, content, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind::<SqlUuid, _>(id)
-        .bind::<SqlUuid, _>(line)
-        .bind::<Nullable<SqlUuid>, _>(parent)
-        .bind::<SqlUuid, _>(act.actor)
-        .bind::<Text, _>(&content)
-        .bind::<Timestamptz, _>(act.now)
-        .execute(conn)
-        .await?;
+    diesel::sql_query(
+        "INSERT INTO review_comments (id, line_id, parent_id, author_id, content, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind::<SqlUuid, _>(id)
+    .bind::<SqlUuid, _>(line)
+    .bind::<Nullable<SqlUuid>, _>(parent)
+    .bind::<SqlUuid, _>(act.actor)
+    .bind::<Text, _>(&content)
+    .bind::<Timestamptz, _>(act.now)
+    .execute(conn)
+    .await?;
     announce(conn, act, &row, &before, ReviewEventKind::CommentCreated, line, id, parent, Some(content)).await?;
     Ok(one(conn, row.id, id).await?.ok_or(TxError::missing("comment"))?.into())
 }

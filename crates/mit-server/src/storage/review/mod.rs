@@ -152,44 +152,47 @@ struct ReviewerPageRow {
 #[async_trait]
 impl ReviewStore for PgStore {
     async fn create_review(&self, act: Act, lines: Vec<String>) -> Result<ReviewRecord, ReviewFailure> {
-        self.connection().await?.transaction(async |conn| {
-            // The meeting row is locked so a concurrent status change cannot slip between.
-            let meeting: MeetingStatusRow = diesel::sql_query(
-                "SELECT m.status, p.role AS my_role FROM meetings m
+        self.connection()
+            .await?
+            .transaction(async |conn| {
+                // The meeting row is locked so a concurrent status change cannot slip between.
+                let meeting: MeetingStatusRow = diesel::sql_query(
+                    "SELECT m.status, p.role AS my_role FROM meetings m
                  LEFT JOIN participants p ON p.meeting_id = m.id AND p.user_id = $2
                  WHERE m.id = $1 FOR UPDATE OF m",
-            )
-            .bind::<SqlUuid, _>(act.meeting)
-            .bind::<SqlUuid, _>(act.actor)
-            .get_result(conn)
+                )
+                .bind::<SqlUuid, _>(act.meeting)
+                .bind::<SqlUuid, _>(act.actor)
+                .get_result(conn)
+                .await
+                .optional()?
+                .ok_or(TxError::missing("meeting"))?;
+                if meeting.my_role.as_deref() != Some(ParticipantRole::Host.as_str()) {
+                    return Err(Refusal::NotHost.into());
+                }
+                if meeting.status != MeetingStatus::Completed.as_str() {
+                    return Err(ReviewFailure::MeetingNotCompleted(meeting.status).into());
+                }
+                let id = Uuid::now_v7();
+                diesel::sql_query(
+                    "INSERT INTO reviews (id, meeting_id, phase, created_by, created_at, updated_at) VALUES ($1, $2, 'draft', $3, $4, $4)",
+                )
+                .bind::<SqlUuid, _>(id)
+                .bind::<SqlUuid, _>(act.meeting)
+                .bind::<SqlUuid, _>(act.actor)
+                .bind::<Timestamptz, _>(act.now)
+                .execute(conn)
+                .await?;
+                insert_lines(conn, id, &lines).await?;
+                let (row, after) = reread(conn, act.meeting).await?;
+                let mut announce = Announce { act, review: id, before: ReviewStatus::Draft, events: Vec::new() };
+                announce.push(ReviewEventKind::ReviewCreated, &after, |e| e);
+                announce.commit(conn, &after).await?;
+                state::record(conn, &row).await
+            })
             .await
-            .optional()?
-            .ok_or(TxError::missing("meeting"))?;
-            if meeting.my_role.as_deref() != Some(ParticipantRole::Host.as_str()) {
-                return Err(Refusal::NotHost.into());
-            }
-            if meeting.status != MeetingStatus::Completed.as_str() {
-                return Err(ReviewFailure::MeetingNotCompleted(meeting.status).into());
-            }
-            let id = Uuid::now_v7();
-            diesel::sql_query(
-                "INSERT INTO reviews (id, meeting_id, phase, created_by, created_at, updated_at) VALUES ($1, $2, 'draft', $3, $4, $4)",
-            )
-            .bind::<SqlUuid, _>(id)
-            .bind::<SqlUuid, _>(act.meeting)
-            .bind::<SqlUuid, _>(act.actor)
-            .bind::<Timestamptz, _>(act.now)
-            .execute(conn)
-            .await?;
-            insert_lines(conn, id, &lines).await?;
-            let (row, after) = reread(conn, act.meeting).await?;
-            let mut announce = Announce { act, review: id, before: ReviewStatus::Draft, events: Vec::new() };
-            announce.push(ReviewEventKind::ReviewCreated, &after, |e| e);
-            announce.commit(conn, &after).await?;
-            state::record(conn, &row).await
-        })
-        .await
-        .map_err(TxError::into_failure)
+            .map_err(TxError::into_failure)
+            .inspect(|_| self.outbox_written.notify_one())
     }
 
     async fn review(&self, meeting: Uuid) -> Result<Option<ReviewRecord>, StoreError> {
@@ -199,101 +202,113 @@ impl ReviewStore for PgStore {
     }
 
     async fn replace_content(&self, act: Act, lines: Vec<String>) -> Result<ReviewRecord, ReviewFailure> {
-        self.connection().await?.transaction(async |conn| {
-            let row = state::lock(conn, act.meeting).await?;
-            let before = state::state(conn, &row).await?;
-            rules::replace_content(&before, act.actor)?;
-            diesel::sql_query("DELETE FROM review_lines WHERE review_id = $1").bind::<SqlUuid, _>(row.id).execute(conn).await?;
-            insert_lines(conn, row.id, &lines).await?;
-            bump_revision(conn, row.id, act).await?;
-            let (row, after) = reread(conn, act.meeting).await?;
-            let mut announce = Announce::new(act, &row, &before);
-            announce.push(ReviewEventKind::ContentReplaced, &after, |e| e);
-            announce.commit(conn, &after).await?;
-            state::record(conn, &row).await
-        })
-        .await
-        .map_err(TxError::into_failure)
+        self.connection()
+            .await?
+            .transaction(async |conn| {
+                let row = state::lock(conn, act.meeting).await?;
+                let before = state::state(conn, &row).await?;
+                rules::replace_content(&before, act.actor)?;
+                diesel::sql_query("DELETE FROM review_lines WHERE review_id = $1").bind::<SqlUuid, _>(row.id).execute(conn).await?;
+                insert_lines(conn, row.id, &lines).await?;
+                bump_revision(conn, row.id, act).await?;
+                let (row, after) = reread(conn, act.meeting).await?;
+                let mut announce = Announce::new(act, &row, &before);
+                announce.push(ReviewEventKind::ContentReplaced, &after, |e| e);
+                announce.commit(conn, &after).await?;
+                state::record(conn, &row).await
+            })
+            .await
+            .map_err(TxError::into_failure)
+            .inspect(|_| self.outbox_written.notify_one())
     }
 
     async fn transition(&self, act: Act, request: Transition) -> Result<ReviewRecord, ReviewFailure> {
-        self.connection().await?.transaction(async |conn| {
-            let row = state::lock(conn, act.meeting).await?;
-            let before = state::state(conn, &row).await?;
-            let next = rules::transition(&before, act.actor, request)?;
-            if next.clear_approvals {
-                diesel::sql_query("DELETE FROM review_approvals WHERE review_id = $1").bind::<SqlUuid, _>(row.id).execute(conn).await?;
-            }
-            let stamp = match request {
-                Transition::Submit => "submitted_at = $3,",
-                Transition::Close => "closed_at = $3, closed_by = $4,",
-                Transition::Reopen => "closed_at = NULL, closed_by = NULL,",
-                Transition::Merge { .. } => "merged_at = $3, merged_by = $4,",
-            };
-            diesel::sql_query(format!("UPDATE reviews SET phase = $2, {stamp} updated_at = $3 WHERE id = $1"))
-                .bind::<SqlUuid, _>(row.id)
-                .bind::<Text, _>(next.phase.as_str())
-                .bind::<Timestamptz, _>(act.now)
-                .bind::<SqlUuid, _>(act.actor)
-                .execute(conn)
-                .await?;
-            let (row, after) = reread(conn, act.meeting).await?;
-            Announce::new(act, &row, &before).commit(conn, &after).await?;
-            state::record(conn, &row).await
-        })
-        .await
-        .map_err(TxError::into_failure)
+        self.connection()
+            .await?
+            .transaction(async |conn| {
+                let row = state::lock(conn, act.meeting).await?;
+                let before = state::state(conn, &row).await?;
+                let next = rules::transition(&before, act.actor, request)?;
+                if next.clear_approvals {
+                    diesel::sql_query("DELETE FROM review_approvals WHERE review_id = $1").bind::<SqlUuid, _>(row.id).execute(conn).await?;
+                }
+                let stamp = match request {
+                    Transition::Submit => "submitted_at = $3,",
+                    Transition::Close => "closed_at = $3, closed_by = $4,",
+                    Transition::Reopen => "closed_at = NULL, closed_by = NULL,",
+                    Transition::Merge { .. } => "merged_at = $3, merged_by = $4,",
+                };
+                diesel::sql_query(format!("UPDATE reviews SET phase = $2, {stamp} updated_at = $3 WHERE id = $1"))
+                    .bind::<SqlUuid, _>(row.id)
+                    .bind::<Text, _>(next.phase.as_str())
+                    .bind::<Timestamptz, _>(act.now)
+                    .bind::<SqlUuid, _>(act.actor)
+                    .execute(conn)
+                    .await?;
+                let (row, after) = reread(conn, act.meeting).await?;
+                Announce::new(act, &row, &before).commit(conn, &after).await?;
+                state::record(conn, &row).await
+            })
+            .await
+            .map_err(TxError::into_failure)
+            .inspect(|_| self.outbox_written.notify_one())
     }
 
     async fn approve(&self, act: Act, revision: i64) -> Result<ReviewState, ReviewFailure> {
-        self.connection().await?.transaction(async |conn| {
-            let row = state::lock(conn, act.meeting).await?;
-            let before = state::state(conn, &row).await?;
-            if !rules::approve(&before, act.actor, revision)? {
-                return Ok(before);
-            }
-            diesel::sql_query(
-                "INSERT INTO review_approvals (review_id, user_id, revision, approved_at) VALUES ($1, $2, $3, $4)
+        self.connection()
+            .await?
+            .transaction(async |conn| {
+                let row = state::lock(conn, act.meeting).await?;
+                let before = state::state(conn, &row).await?;
+                if !rules::approve(&before, act.actor, revision)? {
+                    return Ok(before);
+                }
+                diesel::sql_query(
+                    "INSERT INTO review_approvals (review_id, user_id, revision, approved_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (review_id, user_id) DO UPDATE SET revision = EXCLUDED.revision, approved_at = EXCLUDED.approved_at",
-            )
-            .bind::<SqlUuid, _>(row.id)
-            .bind::<SqlUuid, _>(act.actor)
-            .bind::<BigInt, _>(revision)
-            .bind::<Timestamptz, _>(act.now)
-            .execute(conn)
-            .await?;
-            touch(conn, row.id, act).await?;
-            let (row, after) = reread(conn, act.meeting).await?;
-            let mut announce = Announce::new(act, &row, &before);
-            announce.push(ReviewEventKind::ApprovalGiven, &after, |e| e.user(act.actor));
-            announce.commit(conn, &after).await?;
-            Ok(after)
-        })
-        .await
-        .map_err(TxError::into_failure)
+                )
+                .bind::<SqlUuid, _>(row.id)
+                .bind::<SqlUuid, _>(act.actor)
+                .bind::<BigInt, _>(revision)
+                .bind::<Timestamptz, _>(act.now)
+                .execute(conn)
+                .await?;
+                touch(conn, row.id, act).await?;
+                let (row, after) = reread(conn, act.meeting).await?;
+                let mut announce = Announce::new(act, &row, &before);
+                announce.push(ReviewEventKind::ApprovalGiven, &after, |e| e.user(act.actor));
+                announce.commit(conn, &after).await?;
+                Ok(after)
+            })
+            .await
+            .map_err(TxError::into_failure)
+            .inspect(|_| self.outbox_written.notify_one())
     }
 
     async fn withdraw_approval(&self, act: Act) -> Result<ReviewState, ReviewFailure> {
-        self.connection().await?.transaction(async |conn| {
-            let row = state::lock(conn, act.meeting).await?;
-            let before = state::state(conn, &row).await?;
-            if !rules::withdraw_approval(&before, act.actor)? {
-                return Ok(before);
-            }
-            diesel::sql_query("DELETE FROM review_approvals WHERE review_id = $1 AND user_id = $2")
-                .bind::<SqlUuid, _>(row.id)
-                .bind::<SqlUuid, _>(act.actor)
-                .execute(conn)
-                .await?;
-            touch(conn, row.id, act).await?;
-            let (row, after) = reread(conn, act.meeting).await?;
-            let mut announce = Announce::new(act, &row, &before);
-            announce.push(ReviewEventKind::ApprovalWithdrawn, &after, |e| e.user(act.actor));
-            announce.commit(conn, &after).await?;
-            Ok(after)
-        })
-        .await
-        .map_err(TxError::into_failure)
+        self.connection()
+            .await?
+            .transaction(async |conn| {
+                let row = state::lock(conn, act.meeting).await?;
+                let before = state::state(conn, &row).await?;
+                if !rules::withdraw_approval(&before, act.actor)? {
+                    return Ok(before);
+                }
+                diesel::sql_query("DELETE FROM review_approvals WHERE review_id = $1 AND user_id = $2")
+                    .bind::<SqlUuid, _>(row.id)
+                    .bind::<SqlUuid, _>(act.actor)
+                    .execute(conn)
+                    .await?;
+                touch(conn, row.id, act).await?;
+                let (row, after) = reread(conn, act.meeting).await?;
+                let mut announce = Announce::new(act, &row, &before);
+                announce.push(ReviewEventKind::ApprovalWithdrawn, &after, |e| e.user(act.actor));
+                announce.commit(conn, &after).await?;
+                Ok(after)
+            })
+            .await
+            .map_err(TxError::into_failure)
+            .inspect(|_| self.outbox_written.notify_one())
     }
 
     async fn reviewers(&self, meeting: Uuid, page: PageRequest) -> Result<Option<(ReviewState, Page<ReviewerRecord>)>, StoreError> {
@@ -336,15 +351,30 @@ impl ReviewStore for PgStore {
     }
 
     async fn create_comment(&self, act: Act, line: Uuid, parent: Option<Uuid>, content: String) -> Result<CommentRecord, ReviewFailure> {
-        self.connection().await?.transaction(async |conn| comments::create(conn, act, line, parent, content).await).await.map_err(TxError::into_failure)
+        self.connection()
+            .await?
+            .transaction(async |conn| comments::create(conn, act, line, parent, content).await)
+            .await
+            .map_err(TxError::into_failure)
+            .inspect(|_| self.outbox_written.notify_one())
     }
 
     async fn edit_comment(&self, act: Act, comment: Uuid, content: String) -> Result<CommentRecord, ReviewFailure> {
-        self.connection().await?.transaction(async |conn| comments::edit(conn, act, comment, content).await).await.map_err(TxError::into_failure)
+        self.connection()
+            .await?
+            .transaction(async |conn| comments::edit(conn, act, comment, content).await)
+            .await
+            .map_err(TxError::into_failure)
+            .inspect(|_| self.outbox_written.notify_one())
     }
 
     async fn delete_comment(&self, act: Act, comment: Uuid) -> Result<(), ReviewFailure> {
-        self.connection().await?.transaction(async |conn| comments::delete(conn, act, comment).await).await.map_err(TxError::into_failure)
+        self.connection()
+            .await?
+            .transaction(async |conn| comments::delete(conn, act, comment).await)
+            .await
+            .map_err(TxError::into_failure)
+            .inspect(|_| self.outbox_written.notify_one())
     }
 
     async fn suggestions(
@@ -357,20 +387,46 @@ impl ReviewStore for PgStore {
         suggestions::list(self, meeting, line, status, page).await
     }
 
-    async fn create_suggestion(&self, act: Act, line: Uuid, text: String, reason: Option<String>) -> Result<SuggestionRecord, ReviewFailure> {
-        self.connection().await?.transaction(async |conn| suggestions::create(conn, act, line, text, reason).await).await.map_err(TxError::into_failure)
+    async fn create_suggestion(
+        &self,
+        act: Act,
+        line: Uuid,
+        text: String,
+        reason: Option<String>,
+    ) -> Result<SuggestionRecord, ReviewFailure> {
+        self.connection()
+            .await?
+            .transaction(async |conn| suggestions::create(conn, act, line, text, reason).await)
+            .await
+            .map_err(TxError::into_failure)
+            .inspect(|_| self.outbox_written.notify_one())
     }
 
     async fn vote(&self, act: Act, suggestion: Uuid, vote: Vote) -> Result<SuggestionRecord, ReviewFailure> {
-        self.connection().await?.transaction(async |conn| suggestions::vote(conn, act, suggestion, vote).await).await.map_err(TxError::into_failure)
+        self.connection()
+            .await?
+            .transaction(async |conn| suggestions::vote(conn, act, suggestion, vote).await)
+            .await
+            .map_err(TxError::into_failure)
+            .inspect(|_| self.outbox_written.notify_one())
     }
 
     async fn resolve(&self, act: Act, suggestion: Uuid, accept: bool) -> Result<SuggestionRecord, ReviewFailure> {
-        self.connection().await?.transaction(async |conn| suggestions::resolve(conn, act, suggestion, accept).await).await.map_err(TxError::into_failure)
+        self.connection()
+            .await?
+            .transaction(async |conn| suggestions::resolve(conn, act, suggestion, accept).await)
+            .await
+            .map_err(TxError::into_failure)
+            .inspect(|_| self.outbox_written.notify_one())
     }
 
     async fn withdraw_suggestion(&self, act: Act, suggestion: Uuid) -> Result<SuggestionRecord, ReviewFailure> {
-        self.connection().await?.transaction(async |conn| suggestions::withdraw(conn, act, suggestion).await).await.map_err(TxError::into_failure)
+        self.connection()
+            .await?
+            .transaction(async |conn| suggestions::withdraw(conn, act, suggestion).await)
+            .await
+            .map_err(TxError::into_failure)
+            .inspect(|_| self.outbox_written.notify_one())
     }
 }
 

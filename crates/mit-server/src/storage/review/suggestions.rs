@@ -164,14 +164,15 @@ pub(super) async fn list(
     }
     let status = status.map(|s| s.as_str());
     let filter = "s.line_id = $1 AND ($2::text IS NULL OR s.status = $2)";
-    let rows: Vec<SuggestionRow> = diesel::sql_query(format!("{SUGGESTION_COLUMNS} WHERE {filter} ORDER BY s.created_at, s.id OFFSET $3 LIMIT $4"))
-        .bind::<SqlUuid, _>(line)
-        .bind::<Nullable<Text>, _>(status)
-        .bind::<BigInt, _>(page.offset())
-        .bind::<BigInt, _>(page.limit())
-        .load(&mut conn)
-        .await
-        .map_err(store_error)?;
+    let rows: Vec<SuggestionRow> =
+        diesel::sql_query(format!("{SUGGESTION_COLUMNS} WHERE {filter} ORDER BY s.created_at, s.id OFFSET $3 LIMIT $4"))
+            .bind::<SqlUuid, _>(line)
+            .bind::<Nullable<Text>, _>(status)
+            .bind::<BigInt, _>(page.offset())
+            .bind::<BigInt, _>(page.limit())
+            .load(&mut conn)
+            .await
+            .map_err(store_error)?;
     let total: CountRow = diesel::sql_query(format!("SELECT count(*) AS count FROM review_suggestions s WHERE {filter}"))
         .bind::<SqlUuid, _>(line)
         .bind::<Nullable<Text>, _>(status)
@@ -184,14 +185,21 @@ pub(super) async fn list(
     Ok(Some(Page { items, total: total.count }))
 }
 
-pub(super) async fn create(conn: &mut AsyncPgConnection, act: Act, line: Uuid, text: String, reason: Option<String>) -> Result<SuggestionRecord, TxError> {
+pub(super) async fn create(
+    conn: &mut AsyncPgConnection,
+    act: Act,
+    line: Uuid,
+    text: String,
+    reason: Option<String>,
+) -> Result<SuggestionRecord, TxError> {
     let row = state::lock(conn, act.meeting).await?;
     if !line_of(conn, row.id, line).await? {
         return Err(TxError::missing("line"));
     }
     let before = state::state(conn, &row).await?;
     rules::suggest(&before, act.actor)?;
-    let current: LineContent = diesel::sql_query("SELECT content FROM review_lines WHERE id = $1").bind::<SqlUuid, _>(line).get_result(conn).await?;
+    let current: LineContent =
+        diesel::sql_query("SELECT content FROM review_lines WHERE id = $1").bind::<SqlUuid, _>(line).get_result(conn).await?;
     if current.content == text {
         return Err(ReviewFailure::Unchanged.into());
     }
@@ -226,7 +234,11 @@ struct LineContent {
 }
 
 /// The locked review, its state, and the suggestion as the rules see it.
-async fn load(conn: &mut AsyncPgConnection, act: Act, suggestion: Uuid) -> Result<(ReviewRow, ReviewState, SuggestionRow, SuggestionState), TxError> {
+async fn load(
+    conn: &mut AsyncPgConnection,
+    act: Act,
+    suggestion: Uuid,
+) -> Result<(ReviewRow, ReviewState, SuggestionRow, SuggestionState), TxError> {
     let row = state::lock(conn, act.meeting).await?;
     let found = one(conn, row.id, suggestion).await?.ok_or(TxError::missing("suggestion"))?;
     let cast = votes(conn, &[suggestion]).await?;
@@ -369,10 +381,11 @@ async fn decide(
     let Outcome::Accepted { endorsers, .. } = outcome else { return Ok(decided) };
     rewrite(conn, found, act).await?;
     decided.rewritten = Some((found.line_id, found.suggested_text.clone()));
-    let superseded: Vec<IdRow> = diesel::sql_query("SELECT id FROM review_suggestions WHERE line_id = $1 AND status = 'pending' ORDER BY created_at, id")
-        .bind::<SqlUuid, _>(found.line_id)
-        .load(conn)
-        .await?;
+    let superseded: Vec<IdRow> =
+        diesel::sql_query("SELECT id FROM review_suggestions WHERE line_id = $1 AND status = 'pending' ORDER BY created_at, id")
+            .bind::<SqlUuid, _>(found.line_id)
+            .load(conn)
+            .await?;
     let superseded: Vec<Uuid> = superseded.into_iter().map(|r| r.id).collect();
     mark(conn, &superseded, SuggestionStatus::Rejected, SuggestionResolutionReason::Superseded, None, act.now).await?;
     decided.resolved.extend(superseded.into_iter().map(|id| (id, SuggestionStatus::Rejected, SuggestionResolutionReason::Superseded)));
@@ -436,10 +449,11 @@ async fn carry_approvals(conn: &mut AsyncPgConnection, row: &ReviewRow, endorser
         .bind::<Array<SqlUuid>, _>(endorsers)
         .execute(conn)
         .await?;
-    let stale: Vec<IdRow> = diesel::sql_query("SELECT user_id AS id FROM review_approvals WHERE review_id = $1 AND revision = $2 ORDER BY user_id")
-        .bind::<SqlUuid, _>(row.id)
-        .bind::<BigInt, _>(old)
-        .load(conn)
-        .await?;
+    let stale: Vec<IdRow> =
+        diesel::sql_query("SELECT user_id AS id FROM review_approvals WHERE review_id = $1 AND revision = $2 ORDER BY user_id")
+            .bind::<SqlUuid, _>(row.id)
+            .bind::<BigInt, _>(old)
+            .load(conn)
+            .await?;
     Ok(stale.into_iter().map(|r| r.id).collect())
 }

@@ -1,0 +1,168 @@
+//! The live events socket: tickets, subscriptions, a scripted review's events in order, replay
+//! with `since`, refusals that keep the socket up, and access lost when removed.
+
+use std::num::NonZeroU64;
+use std::time::Duration;
+
+use mit_client::types;
+use mit_tests::events::EventsClient;
+use mit_tests::{TestApp, TestUser};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::meetings::meeting;
+
+/// A completed meeting hosted by `host` with `others` as participants.
+async fn completed(host: &TestUser, others: &[&TestUser]) -> types::Meeting {
+    let m = meeting(host, "Planning", others).await;
+    host.client.start_meeting().meeting_id(m.id).send().await.expect("start");
+    host.client.end_meeting().meeting_id(m.id).send().await.expect("end").into_inner()
+}
+
+fn revision(n: u64) -> types::builder::RevisionRequest {
+    types::RevisionRequest::builder().revision(NonZeroU64::new(n).expect("revision"))
+}
+
+/// The host alone runs a review from creation to merge; returns the kinds it should announce.
+async fn scripted_review(host: &TestUser, meeting: Uuid) -> Vec<&'static str> {
+    let content = types::CreateReviewRequest::builder().content(Some("# Decisions\nship on Friday".try_into().expect("content")));
+    let review = host.client.create_review().meeting_id(meeting).body(content).send().await.expect("create").into_inner();
+    let (first, second) = (review.lines[0].id, review.lines[1].id);
+    let comment = types::WriteReviewCommentRequest::builder().content("agreed?");
+    host.client.create_line_comment().meeting_id(meeting).line_id(first).body(comment).send().await.expect("comment");
+    host.client.submit_review().meeting_id(meeting).send().await.expect("submit");
+    let suggestion = types::CreateSuggestionRequest::builder().suggested_text("ship on Monday");
+    let suggestion = host
+        .client
+        .create_line_suggestion()
+        .meeting_id(meeting)
+        .line_id(second)
+        .body(suggestion)
+        .send()
+        .await
+        .expect("suggest")
+        .into_inner();
+    let accept = types::ResolveSuggestionRequest::builder().status(types::SuggestionResolution::Accepted);
+    host.client.resolve_suggestion().meeting_id(meeting).suggestion_id(suggestion.id).body(accept).send().await.expect("resolve");
+    host.client.approve_review().meeting_id(meeting).body(revision(2)).send().await.expect("approve");
+    host.client.merge_review().meeting_id(meeting).body(revision(2)).send().await.expect("merge");
+    vec![
+        "review-created",
+        "comment-created",
+        "review-status-changed",
+        "suggestion-created",
+        "suggestion-resolved",
+        "line-rewritten",
+        "approval-given",
+        "review-status-changed",
+        "review-status-changed",
+    ]
+}
+
+async fn events(socket: &mut EventsClient, count: usize) -> Vec<Value> {
+    let mut received = Vec::with_capacity(count);
+    for _ in 0..count {
+        received.push(socket.expect("event").await);
+    }
+    received
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_participant_sees_a_scripted_review_in_order_without_gaps() {
+    let app = TestApp::spawn().await;
+    let (host, watcher) = (app.register("Host").await, app.register("Watcher").await);
+    let m = completed(&host, &[&watcher]).await;
+    let mut socket = EventsClient::connect(&watcher).await;
+    assert_eq!(socket.subscribe_review(m.id, None).await["seq"], 0, "nothing happened yet");
+    let kinds = scripted_review(&host, m.id).await;
+    let received = events(&mut socket, kinds.len()).await;
+    let topic = format!("review:{}", m.id);
+    for (index, (event, kind)) in received.iter().zip(&kinds).enumerate() {
+        assert_eq!(event["topic"], topic.as_str());
+        assert_eq!(event["seq"], index as i64 + 1, "seq of {event}");
+        assert_eq!(event["kind"], *kind, "kind of {event}");
+        assert_eq!(event["actor_id"], host.id.to_string());
+    }
+    assert_eq!(received[5]["data"]["content"], "ship on Monday");
+    assert_eq!(received[5]["data"]["revision"], 2);
+    assert_eq!(
+        (received[7]["data"]["previous_status"].as_str(), received[7]["data"]["status"].as_str()),
+        (Some("in_review"), Some("approved"))
+    );
+    assert_eq!(received[8]["data"]["status"], "merged");
+    assert!(socket.quiet_for(Duration::from_millis(500)).await.is_none(), "nothing more");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reconnecting_with_since_replays_exactly_what_was_missed() {
+    let app = TestApp::spawn().await;
+    let (host, watcher) = (app.register("Host").await, app.register("Watcher").await);
+    let m = completed(&host, &[&watcher]).await;
+    let kinds = scripted_review(&host, m.id).await;
+    let mut socket = EventsClient::connect(&watcher).await;
+    assert_eq!(socket.subscribe_review(m.id, Some(4)).await["seq"], kinds.len() as i64);
+    let replayed = events(&mut socket, kinds.len() - 4).await;
+    let seqs: Vec<i64> = replayed.iter().map(|e| e["seq"].as_i64().expect("seq")).collect();
+    assert_eq!(seqs, (5..=kinds.len() as i64).collect::<Vec<_>>());
+    assert!(socket.quiet_for(Duration::from_millis(500)).await.is_none(), "no repeats");
+    let mut ahead = EventsClient::connect(&watcher).await;
+    ahead.subscribe_review(m.id, Some(1000)).await;
+    assert_eq!(ahead.expect("resync").await["seq"], kinds.len() as i64, "a `since` the server never had is a resync");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tickets_are_single_use_and_bogus_ones_are_refused() {
+    let app = TestApp::spawn().await;
+    let user = app.register("User").await;
+    let ticket = user.client.create_events_ticket().send().await.expect("ticket").into_inner();
+    assert!(ticket.url.contains("/ws/events?ticket="));
+    let mut first = EventsClient::open(&ticket.url).await;
+    first.send(json!({"type": "pong"})).await;
+    let mut again = EventsClient::open(&ticket.url).await;
+    assert_eq!(again.expect_close().await, 4001, "a used ticket");
+    let mut bogus = EventsClient::open(&format!("ws://{}/ws/events?ticket=nope", app.address)).await;
+    assert_eq!(bogus.expect_close().await, 4001);
+    let mut missing = EventsClient::open(&format!("ws://{}/ws/events", app.address)).await;
+    assert_eq!(missing.expect_close().await, 4001);
+    let anonymous = app.client().create_events_ticket().send().await;
+    crate::expect_error(anonymous, 401, "unauthenticated");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_messages_and_invisible_topics_get_an_error_and_the_socket_stays_up() {
+    let app = TestApp::spawn().await;
+    let (host, stranger) = (app.register("Host").await, app.register("Stranger").await);
+    let m = completed(&host, &[]).await;
+    let mut socket = EventsClient::connect(&stranger).await;
+    let refusals = [
+        ("not json".to_string(), "invalid_message"),
+        (json!({"type": "dance"}).to_string(), "unknown_type"),
+        (json!({"type": "subscribe"}).to_string(), "invalid_message"),
+        (json!({"type": "subscribe", "topic": "review:nope"}).to_string(), "invalid_message"),
+        (json!({"type": "subscribe", "topic": "x".repeat(5000)}).to_string(), "message_too_large"),
+        (json!({"type": "subscribe", "topic": format!("review:{}", m.id)}).to_string(), "not_found"),
+        (json!({"type": "subscribe", "topic": format!("review:{}", Uuid::now_v7())}).to_string(), "not_found"),
+    ];
+    for (text, code) in refusals {
+        socket.send_text(text.clone()).await;
+        let error = socket.expect("error").await;
+        assert_eq!(error["code"], code, "for {}", &text[..text.len().min(80)]);
+    }
+    let own = completed(&stranger, &[]).await;
+    assert_eq!(socket.subscribe_review(own.id, None).await["seq"], 0, "the socket still works");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_participant_removed_from_the_meeting_stops_receiving_its_events() {
+    let app = TestApp::spawn().await;
+    let (host, guest) = (app.register("Host").await, app.register("Guest").await);
+    let m = completed(&host, &[&guest]).await;
+    let mut socket = EventsClient::connect(&guest).await;
+    socket.subscribe_review(m.id, None).await;
+    host.client.remove_participant().meeting_id(m.id).user_id(guest.id).send().await.expect("remove");
+    let gone = socket.expect("unsubscribed").await;
+    assert_eq!(gone["reason"], "access_lost");
+    let content = types::CreateReviewRequest::builder().content(Some("after".try_into().expect("content")));
+    host.client.create_review().meeting_id(m.id).body(content).send().await.expect("create");
+    assert!(socket.quiet_for(Duration::from_millis(1000)).await.is_none(), "no event after access was lost");
+}
