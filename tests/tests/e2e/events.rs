@@ -4,9 +4,11 @@
 use std::num::NonZeroU64;
 use std::time::Duration;
 
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use mit_client::types;
 use mit_tests::events::EventsClient;
-use mit_tests::{TestApp, TestUser};
+use mit_tests::server_process::ServerProcess;
+use mit_tests::{TEST_JWT_SECRET, TestApp, TestUser, service_url};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -165,4 +167,71 @@ async fn a_participant_removed_from_the_meeting_stops_receiving_its_events() {
     let content = types::CreateReviewRequest::builder().content(Some("after".try_into().expect("content")));
     host.client.create_review().meeting_id(m.id).body(content).send().await.expect("create");
     assert!(socket.quiet_for(Duration::from_millis(1000)).await.is_none(), "no event after access was lost");
+}
+
+/// A second node on `app`'s database, fanning events out through the test Redis.
+async fn second_node(app: &TestApp) -> TestApp {
+    TestApp::spawn_with(&[("DATABASE_URL", &app.database_url), ("REDIS_URL", &service_url("MIT_TEST_REDIS_URL"))]).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_written_on_one_node_reach_a_socket_on_another_through_redis() {
+    let redis = service_url("MIT_TEST_REDIS_URL");
+    let writer = TestApp::spawn_with(&[("REDIS_URL", &redis)]).await;
+    let reader = second_node(&writer).await;
+    let (host, watcher) = (writer.register("Host").await, writer.register("Watcher").await);
+    let m = completed(&host, &[&watcher]).await;
+    let ticket = watcher.client.create_events_ticket().send().await.expect("ticket").into_inner();
+    let on_reader = ticket.url.replace(&writer.address.to_string(), &reader.address.to_string());
+    let mut socket = EventsClient::open(&on_reader).await;
+    socket.subscribe_review(m.id, None).await;
+    let kinds = scripted_review(&host, m.id).await;
+    let received = events(&mut socket, kinds.len()).await;
+    let seqs: Vec<i64> = received.iter().map(|e| e["seq"].as_i64().expect("seq")).collect();
+    assert_eq!(seqs, (1..=kinds.len() as i64).collect::<Vec<_>>(), "in order, once each, across nodes");
+}
+
+/// Marks the topic's events unrelayed, as a crash between commit and relay leaves them.
+async fn forget_relaying(database_url: &str, topic: &str) {
+    let mut db = AsyncPgConnection::establish(database_url).await.expect("connect");
+    diesel::sql_query("UPDATE events SET relayed_at = NULL WHERE topic = $1")
+        .bind::<diesel::sql_types::Text, _>(topic)
+        .execute(&mut db)
+        .await
+        .expect("reset relayed_at");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_committed_by_a_node_killed_before_relaying_still_reaches_subscribers() {
+    let redis = service_url("MIT_TEST_REDIS_URL");
+    let watching_node = TestApp::spawn_with(&[("REDIS_URL", &redis)]).await;
+    let recordings = tempfile::tempdir().expect("a recording directory");
+    let env: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), watching_node.database_url.clone()),
+        ("REDIS_URL".into(), redis.clone()),
+        ("JWT_SECRET_KEY".into(), TEST_JWT_SECRET.into()),
+        ("RATE_LIMIT_REQUESTS".into(), "0".into()),
+        ("RECORDING_PATH".into(), recordings.path().display().to_string()),
+    ];
+    let mut doomed = ServerProcess::start(env).await;
+    let host = TestUser::register_at(&doomed.base_url, "Host").await;
+    let watcher = TestUser::register_at(&doomed.base_url, "Watcher").await;
+    let m = completed(&host, &[&watcher]).await;
+    let ticket = watcher.client.create_events_ticket().send().await.expect("ticket").into_inner();
+    let port = doomed.base_url.rsplit(':').next().expect("port").to_string();
+    let mut socket = EventsClient::open(&ticket.url.replace(&format!("127.0.0.1:{port}"), &watching_node.address.to_string())).await;
+    socket.subscribe_review(m.id, None).await;
+    let content = types::CreateReviewRequest::builder().content(Some("minutes".try_into().expect("content")));
+    host.client.create_review().meeting_id(m.id).body(content).send().await.expect("create");
+    doomed.kill();
+    // Whether or not the killed node's relay got to it, the row now looks as a crash right after
+    // the commit leaves it; the relay of a node still alive must deliver it, exactly once.
+    forget_relaying(&watching_node.database_url, &format!("review:{}", m.id)).await;
+    let event = socket.expect("event").await;
+    assert_eq!((event["seq"].as_i64(), event["kind"].as_str()), (Some(1), Some("review-created")));
+    assert!(socket.quiet_for(Duration::from_millis(1500)).await.is_none(), "delivered once");
+    let _restarted = doomed.restart().await;
+    let mut replaying = EventsClient::connect(&watcher).await;
+    replaying.subscribe_review(m.id, Some(0)).await;
+    assert_eq!(replaying.expect("event").await["kind"], "review-created", "the restarted node replays it too");
 }

@@ -332,8 +332,8 @@ async fn without_content_or_notes_there_is_nothing_to_review() {
     let m = reviewed_meeting(&host, &[], &[]).await;
     let error = expect_error(
         host.client.create_review().meeting_id(m.id).body(types::CreateReviewRequest::builder()).send().await,
-        422,
-        "validation_failed",
+        409,
+        "conflict",
     );
     assert_eq!(error.details["field"], "content");
     expect_error(host.client.get_review().meeting_id(m.id).send().await, 404, "not_found");

@@ -263,6 +263,10 @@ impl Mit {
                 break;
             }
         }
-        lines::from_notes(&notes).ok_or_else(|| DomainError::invalid("content", "the meeting has no notes: give the minutes as `content`"))
+        lines::from_notes(&notes).ok_or_else(|| DomainError::Conflict {
+            code: "conflict",
+            message: "the meeting has no notes: give the minutes as `content`".into(),
+            details: vec![("field", "content".into())],
+        })
     }
 }

@@ -25,8 +25,8 @@ pub enum ClientMessage {
         /// The topic.
         topic: String,
     },
-    /// The answer to `ping`.
-    Pong,
+    /// The answer to `ping` (a struct variant: serde's `deny_unknown_fields` skips unit ones).
+    Pong {},
 }
 
 /// The client message types, as `events.yaml` lists them.
@@ -177,7 +177,7 @@ mod contract {
             approvals: vec![],
             pending_suggestions: 0,
         };
-        let mut texts: Vec<String> = vec![
+        let mut texts: Vec<String> = [
             ServerMessage::Subscribed { topic: topic.to_string(), seq: 0 },
             ServerMessage::Unsubscribed { topic: topic.to_string(), reason: UnsubscribeReason::AccessLost },
             ServerMessage::Resync { topic: topic.to_string(), seq: 12 },

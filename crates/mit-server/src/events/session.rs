@@ -122,7 +122,7 @@ impl Session {
         match parse(&text) {
             Ok(ClientMessage::Subscribe { topic, since }) => self.subscribe(&topic, since.map(|s| s as i64)).await,
             Ok(ClientMessage::Unsubscribe { topic }) => self.unsubscribe(&topic).await,
-            Ok(ClientMessage::Pong) => Ok(()),
+            Ok(ClientMessage::Pong {}) => Ok(()),
             Err(refusal) => self.send(&refusal).await,
         }
     }
