@@ -76,8 +76,8 @@ impl EventsClient {
         message
     }
 
-    /// Waits up to `within` for any message other than `ping`; `None` when none came.
-    pub async fn quiet_for(&mut self, within: Duration) -> Option<Value> {
+    /// The next message other than `ping` within `within`; `None` when none came.
+    pub async fn next_within(&mut self, within: Duration) -> Option<Value> {
         tokio::time::timeout(within, self.next()).await.ok()
     }
 

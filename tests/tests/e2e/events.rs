@@ -92,7 +92,7 @@ async fn a_second_participant_sees_a_scripted_review_in_order_without_gaps() {
         (Some("in_review"), Some("approved"))
     );
     assert_eq!(received[8]["data"]["status"], "merged");
-    assert!(socket.quiet_for(Duration::from_millis(500)).await.is_none(), "nothing more");
+    assert!(socket.next_within(Duration::from_millis(500)).await.is_none(), "nothing more");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -106,7 +106,7 @@ async fn reconnecting_with_since_replays_exactly_what_was_missed() {
     let replayed = events(&mut socket, kinds.len() - 4).await;
     let seqs: Vec<i64> = replayed.iter().map(|e| e["seq"].as_i64().expect("seq")).collect();
     assert_eq!(seqs, (5..=kinds.len() as i64).collect::<Vec<_>>());
-    assert!(socket.quiet_for(Duration::from_millis(500)).await.is_none(), "no repeats");
+    assert!(socket.next_within(Duration::from_millis(500)).await.is_none(), "no repeats");
     let mut ahead = EventsClient::connect(&watcher).await;
     ahead.subscribe_review(m.id, Some(1000)).await;
     assert_eq!(ahead.expect("resync").await["seq"], kinds.len() as i64, "a `since` the server never had is a resync");
@@ -166,7 +166,7 @@ async fn a_participant_removed_from_the_meeting_stops_receiving_its_events() {
     assert_eq!(gone["reason"], "access_lost");
     let content = types::CreateReviewRequest::builder().content(Some("after".try_into().expect("content")));
     host.client.create_review().meeting_id(m.id).body(content).send().await.expect("create");
-    assert!(socket.quiet_for(Duration::from_millis(1000)).await.is_none(), "no event after access was lost");
+    assert!(socket.next_within(Duration::from_millis(1000)).await.is_none(), "no event after access was lost");
 }
 
 /// A second node on `app`'s database, fanning events out through the test Redis.
@@ -229,7 +229,7 @@ async fn an_event_committed_by_a_node_killed_before_relaying_still_reaches_subsc
     forget_relaying(&watching_node.database_url, &format!("review:{}", m.id)).await;
     let event = socket.expect("event").await;
     assert_eq!((event["seq"].as_i64(), event["kind"].as_str()), (Some(1), Some("review-created")));
-    assert!(socket.quiet_for(Duration::from_millis(1500)).await.is_none(), "delivered once");
+    assert!(socket.next_within(Duration::from_millis(1500)).await.is_none(), "delivered once");
     let _restarted = doomed.restart().await;
     let mut replaying = EventsClient::connect(&watcher).await;
     replaying.subscribe_review(m.id, Some(0)).await;

@@ -3,6 +3,7 @@
 
 mod http_seed;
 mod rest;
+mod review;
 mod server;
 mod sfu;
 
@@ -39,6 +40,21 @@ pub enum BenchCommand {
         #[arg(long)]
         profile: bool,
     },
+    /// Reviewers commenting, suggesting and voting on one review while event sockets listen.
+    Review {
+        /// Reviewers acting at once (the host included).
+        #[arg(long, default_value_t = 20)]
+        reviewers: usize,
+        /// Event sockets listening to the review.
+        #[arg(long, default_value_t = 200)]
+        listeners: usize,
+        /// Lines of the minutes.
+        #[arg(long, default_value_t = 2000)]
+        lines: usize,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 20)]
+        seconds: u32,
+    },
 }
 
 /// Runs one benchmark.
@@ -47,6 +63,9 @@ pub fn run_bench(command: BenchCommand) -> Result<()> {
         BenchCommand::Rest { seconds, connections } => rest::run_rest(seconds, connections),
         BenchCommand::Sfu { publishers, subscribers, seconds, compare_recording, profile } => {
             sfu::run_sfu(sfu::SfuRun { publishers, subscribers, seconds, compare_recording, profile })
+        }
+        BenchCommand::Review { reviewers, listeners, lines, seconds } => {
+            review::run_review(review::ReviewRun { reviewers, listeners, lines, seconds })
         }
     }
 }
