@@ -1,9 +1,11 @@
 //! End-to-end tests: the generated client and raw HTTP against the real server and PostgreSQL.
 
 mod auth;
+mod bad_input;
 mod browser;
 mod chat;
 mod contract_drift;
+mod contract_requests;
 mod errors;
 mod events;
 mod health;

@@ -63,9 +63,9 @@ fn print_report(report: &Value) {
         println!(
             "{:<24} {:>10} {:>10.1} {:>10} {:>10.2} {:>10.2}",
             op["operation"].as_str().unwrap_or("?"),
-            op["requests"],
+            op["requests"].as_u64().unwrap_or(0),
             n(op, "per_second"),
-            op["conflicts"],
+            op["conflicts"].as_u64().unwrap_or(0),
             n(op, "p50_us") / 1000.0,
             n(op, "p99_us") / 1000.0,
         );
