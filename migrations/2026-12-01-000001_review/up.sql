@@ -25,8 +25,11 @@ CREATE TABLE review_lines (
     UNIQUE (review_id, line_number)
 );
 
+-- Comments and suggestions name their review as well as their line, so the per-review counts a
+-- write reads under the review's lock are one index lookup.
 CREATE TABLE review_comments (
     id uuid PRIMARY KEY,
+    review_id uuid NOT NULL REFERENCES reviews (id) ON DELETE CASCADE,
     line_id uuid NOT NULL REFERENCES review_lines (id) ON DELETE CASCADE,
     parent_id uuid REFERENCES review_comments (id) ON DELETE CASCADE,
     author_id uuid NOT NULL REFERENCES users (id),
@@ -38,9 +41,11 @@ CREATE TABLE review_comments (
     CHECK ((content IS NULL) = (deleted_at IS NOT NULL))
 );
 CREATE INDEX review_comments_by_line ON review_comments (line_id, created_at, id);
+CREATE INDEX review_comments_live ON review_comments (review_id, line_id) WHERE deleted_at IS NULL;
 
 CREATE TABLE review_suggestions (
     id uuid PRIMARY KEY,
+    review_id uuid NOT NULL REFERENCES reviews (id) ON DELETE CASCADE,
     line_id uuid NOT NULL REFERENCES review_lines (id) ON DELETE CASCADE,
     author_id uuid NOT NULL REFERENCES users (id),
     original_text text NOT NULL,
@@ -55,7 +60,7 @@ CREATE TABLE review_suggestions (
     CHECK ((status = 'pending') = (resolution IS NULL))
 );
 CREATE INDEX review_suggestions_by_line ON review_suggestions (line_id, created_at, id);
-CREATE INDEX review_suggestions_pending ON review_suggestions (line_id) WHERE status = 'pending';
+CREATE INDEX review_suggestions_pending ON review_suggestions (review_id, line_id) WHERE status = 'pending';
 
 CREATE TABLE suggestion_votes (
     suggestion_id uuid NOT NULL REFERENCES review_suggestions (id) ON DELETE CASCADE,

@@ -22,10 +22,11 @@ struct Args {
     listeners: usize,
     lines: usize,
     seconds: u64,
+    server_pid: u32,
 }
 
 fn args() -> Args {
-    let mut args = Args { base_url: String::new(), reviewers: 20, listeners: 200, lines: 2000, seconds: 20 };
+    let mut args = Args { base_url: String::new(), reviewers: 20, listeners: 200, lines: 2000, seconds: 20, server_pid: 0 };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_default();
@@ -35,6 +36,7 @@ fn args() -> Args {
             "--listeners" => args.listeners = value().parse().unwrap_or(200),
             "--lines" => args.lines = value().parse().unwrap_or(2000),
             "--seconds" => args.seconds = value().parse().unwrap_or(20),
+            "--server-pid" => args.server_pid = value().parse().unwrap_or(0),
             other => eprintln!("ignoring unknown argument {other}"),
         }
     }
@@ -58,6 +60,22 @@ impl XorShift {
 struct Samples {
     latencies: BTreeMap<&'static str, Vec<u64>>,
     conflicts: BTreeMap<&'static str, u64>,
+}
+
+/// CPU seconds (user + system) of process `pid` so far.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Busy CPU seconds of the whole machine so far (every core; `/proc/stat`).
+fn machine_busy_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<f64> = stat.lines().next().unwrap_or_default().split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    let idle = fields.get(3).copied().unwrap_or(0.0) + fields.get(4).copied().unwrap_or(0.0);
+    (fields.iter().sum::<f64>() - idle) / 100.0
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
@@ -190,6 +208,8 @@ async fn main() {
     let suggestions = Arc::new(Mutex::new(Vec::new()));
     let lines = Arc::new(lines);
     let users = Arc::new(users);
+    let server = args.server_pid.to_string();
+    let cpu_before = (cpu_seconds(&server), cpu_seconds("self"), machine_busy_seconds());
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.seconds);
     let workers: Vec<_> = (0..users.len())
@@ -209,6 +229,10 @@ async fn main() {
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let percent = |after: f64, before: f64| 100.0 * (after - before) / elapsed;
+    let server_cpu = percent(cpu_seconds(&server), cpu_before.0);
+    let generator_cpu = percent(cpu_seconds("self"), cpu_before.1);
+    let machine_cpu = percent(machine_busy_seconds(), cpu_before.2);
     // Let the last events arrive.
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::Relaxed);
@@ -242,6 +266,9 @@ async fn main() {
         "events_delivered": delays.len(),
         "event_delay_p50_us": percentile(&delays, 0.5),
         "event_delay_p99_us": percentile(&delays, 0.99),
+        "server_cpu_percent_of_one_core": server_cpu,
+        "generator_cpu_percent_of_one_core": generator_cpu,
+        "machine_cpu_percent_of_one_core": machine_cpu,
     });
     println!("{report}");
 }

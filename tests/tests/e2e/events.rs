@@ -235,3 +235,19 @@ async fn an_event_committed_by_a_node_killed_before_relaying_still_reaches_subsc
     replaying.subscribe_review(m.id, Some(0)).await;
     assert_eq!(replaying.expect("event").await["kind"], "review-created", "the restarted node replays it too");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_sending_too_fast_is_told_so_and_keeps_its_socket() {
+    let app = TestApp::spawn().await;
+    let host = app.register("Host").await;
+    let m = completed(&host, &[]).await;
+    let mut socket = EventsClient::connect(&host).await;
+    // `events.yaml`: 20 messages a second with bursts of 50; pongs are otherwise unanswered.
+    for _ in 0..80 {
+        socket.send(json!({"type": "pong"})).await;
+    }
+    let error = socket.expect("error").await;
+    assert_eq!(error["code"], "rate_limited");
+    while socket.next_within(Duration::from_millis(300)).await.is_some() {}
+    assert_eq!(socket.subscribe_review(m.id, None).await["seq"], 0, "the socket still works once the budget refills");
+}

@@ -40,6 +40,7 @@ pub fn run_review(options: ReviewRun) -> Result<()> {
             .args(["--base-url", &server.base_url])
             .args(["--reviewers", &options.reviewers.to_string(), "--listeners", &options.listeners.to_string()])
             .args(["--lines", &options.lines.to_string(), "--seconds", &options.seconds.to_string()])
+            .args(["--server-pid", &server.pid().to_string()])
             .env("RUST_LOG", "error"),
     )?;
     let line = text.lines().rev().find(|l| l.starts_with('{')).context("review_load printed no report")?;
@@ -76,5 +77,11 @@ fn print_report(report: &Value) {
         n(report, "events_delivered") / n(report, "seconds").max(1.0),
         n(report, "event_delay_p50_us") / 1000.0,
         n(report, "event_delay_p99_us") / 1000.0,
+    );
+    println!(
+        "CPU during the load, in % of one core: server {:.0}, load generator {:.0}, whole machine {:.0} (PostgreSQL and Redis are most of the rest)",
+        n(report, "server_cpu_percent_of_one_core"),
+        n(report, "generator_cpu_percent_of_one_core"),
+        n(report, "machine_cpu_percent_of_one_core"),
     );
 }

@@ -156,9 +156,12 @@ pub enum ReviewFailure {
     /// The meeting is not completed; its status.
     #[error("the meeting is `{0}`")]
     MeetingNotCompleted(String),
-    /// A reply's parent is not a live comment of the same line.
+    /// A reply's parent is not a comment of the same line.
     #[error("the parent is not a comment of this line")]
-    InvalidParent,
+    UnknownParent,
+    /// A reply's parent is deleted.
+    #[error("the parent comment is deleted")]
+    DeletedParent,
     /// A suggestion that would not change the line.
     #[error("the line already reads so")]
     Unchanged,

@@ -22,6 +22,7 @@ use crate::paging::PageRequest;
 use crate::ports::meetings::MeetingView;
 use crate::ports::review::{Act, ReviewRecord};
 use crate::{Caller, Mit};
+use lines::NotesRefusal;
 use models::{approval_summary, comment_model, line_model, review_model, reviewer_model, suggestion_model};
 use rules::Transition;
 
@@ -35,7 +36,7 @@ impl ReviewApi for Mit {
             Some(content) => content,
             None => self.minutes_from_notes(act.meeting).await?,
         };
-        let lines = lines::split(&content)?;
+        let lines = lines::split(&content);
         let review = self.ports.review.create_review(act, lines).await.map_err(DomainError::from)?;
         Ok(create_review::Response::Created(Json(review_model(review, caller.user_id))))
     }
@@ -51,7 +52,7 @@ impl ReviewApi for Mit {
         request: replace_review_content::Request,
     ) -> ApiResult<replace_review_content::Response> {
         let act = self.review_act(request.meeting_id, caller).await?.0;
-        let lines = lines::split(&request.body.content)?;
+        let lines = lines::split(&request.body.content);
         let review = self.ports.review.replace_content(act, lines).await.map_err(DomainError::from)?;
         Ok(replace_review_content::Response::Ok(Json(review_model(review, caller.user_id))))
     }
@@ -263,10 +264,12 @@ impl Mit {
                 break;
             }
         }
-        lines::from_notes(&notes).ok_or_else(|| DomainError::Conflict {
-            code: "conflict",
-            message: "the meeting has no notes: give the minutes as `content`".into(),
-            details: vec![("field", "content".into())],
+        lines::from_notes(&notes).map_err(|refusal| {
+            let message = match refusal {
+                NotesRefusal::NoNotes => "the meeting has no notes: give the minutes as `content`",
+                NotesRefusal::TooLong => "the meeting's notes are longer than a review holds: give the minutes as `content`",
+            };
+            DomainError::Conflict { code: "conflict", message: message.into(), details: vec![("field", "content".into())] }
         })
     }
 }

@@ -132,7 +132,10 @@ impl From<ReviewFailure> for DomainError {
             ReviewFailure::MeetingNotCompleted(current) => {
                 DomainError::Conflict { code: "conflict", message, details: vec![("current", current.into())] }
             }
-            ReviewFailure::InvalidParent => DomainError::invalid("parent_id", message),
+            ReviewFailure::UnknownParent => DomainError::unknown("parent_id", message),
+            ReviewFailure::DeletedParent => {
+                DomainError::Conflict { code: "conflict", message, details: vec![("field", "parent_id".into())] }
+            }
             ReviewFailure::Unchanged => {
                 DomainError::Conflict { code: "conflict", message, details: vec![("field", "suggested_text".into())] }
             }

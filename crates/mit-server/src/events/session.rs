@@ -31,6 +31,25 @@ const REPLAY_PAGE: i64 = 1000;
 
 type Sink = SplitSink<WebSocketStream, Message>;
 
+/// What a live event is to a socket that has delivered its topic up to some `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// Already delivered (another relay sent it too, or a replay got there first).
+    Repeat,
+    /// The one after the last delivered.
+    Next,
+    /// Later than the next: the ones between are read from the outbox first.
+    AfterGap,
+}
+
+fn delivery(last: i64, seq: i64) -> Delivery {
+    match seq - last {
+        ..=0 => Delivery::Repeat,
+        1 => Delivery::Next,
+        _ => Delivery::AfterGap,
+    }
+}
+
 /// Why the loop ended early.
 struct Closed;
 
@@ -177,14 +196,14 @@ impl Session {
     async fn on_event(&mut self, name: &str, seq: i64, message: &str) -> Result<(), Closed> {
         let Some(topic) = Topic::parse(name) else { return Ok(()) };
         let Some(last) = self.following.get(&topic).copied() else { return Ok(()) };
-        if seq <= last {
-            return Ok(());
+        match delivery(last, seq) {
+            Delivery::Repeat => Ok(()),
+            Delivery::AfterGap => self.fill(topic).await,
+            Delivery::Next => {
+                self.following.insert(topic, seq);
+                self.send_text(message.to_string()).await
+            }
         }
-        if seq > last + 1 {
-            return self.fill(topic).await;
-        }
-        self.following.insert(topic, seq);
-        self.send_text(message.to_string()).await
     }
 
     /// Sends what the outbox has after the last delivered `seq`; `resync` when it no longer has it.
@@ -239,5 +258,19 @@ impl Session {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_are_dropped_the_next_is_sent_and_a_gap_is_filled_first() {
+        assert_eq!(delivery(4, 3), Delivery::Repeat);
+        assert_eq!(delivery(4, 4), Delivery::Repeat);
+        assert_eq!(delivery(4, 5), Delivery::Next);
+        assert_eq!(delivery(4, 7), Delivery::AfterGap);
+        assert_eq!(delivery(0, 1), Delivery::Next);
     }
 }

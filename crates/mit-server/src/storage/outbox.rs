@@ -38,8 +38,10 @@ impl From<EventRow> for StoredEvent {
     }
 }
 
-/// Appends `event` to `topic`'s stream, numbered after its last one.
-pub async fn append(conn: &mut AsyncPgConnection, topic: &Topic, event: &ReviewEvent, actor: Uuid, now: DateTime<Utc>) -> QueryResult<()> {
+/// Appends `event` to `topic`'s stream, numbered after its last one. Its time is taken here,
+/// under the topic's lock, so times rise with `seq` (the request's own clock reading may not).
+pub async fn append(conn: &mut AsyncPgConnection, topic: &Topic, event: &ReviewEvent, actor: Uuid) -> QueryResult<()> {
+    let now = Utc::now();
     let name = topic.to_string();
     let seq: SeqRow = diesel::sql_query(
         "INSERT INTO event_topics (topic, last_seq) VALUES ($1, 1)

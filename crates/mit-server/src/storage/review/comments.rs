@@ -14,7 +14,7 @@ use mit_domain::review::rules;
 use uuid::Uuid;
 
 use super::state::{self, ReviewRow};
-use super::{Announce, TxError, reread};
+use super::{Announce, TxError};
 use crate::storage::{PgStore, store_error};
 
 #[derive(QueryableByName)]
@@ -74,7 +74,7 @@ pub(super) async fn line_of(conn: &mut AsyncPgConnection, review: Uuid, line: Uu
 }
 
 async fn one(conn: &mut AsyncPgConnection, review: Uuid, comment: Uuid) -> QueryResult<Option<CommentRow>> {
-    diesel::sql_query(format!("{COMMENT_COLUMNS} JOIN review_lines l ON l.id = c.line_id WHERE c.id = $1 AND l.review_id = $2"))
+    diesel::sql_query(format!("{COMMENT_COLUMNS} WHERE c.id = $1 AND c.review_id = $2"))
         .bind::<SqlUuid, _>(comment)
         .bind::<SqlUuid, _>(review)
         .get_result(conn)
@@ -119,16 +119,20 @@ pub(super) async fn create(
     let before = state::state(conn, &row).await?;
     rules::comment(&before, act.actor)?;
     if let Some(parent) = parent {
-        let parent = one(conn, row.id, parent).await?;
-        if !parent.is_some_and(|p| p.line_id == line && p.content.is_some()) {
-            return Err(ReviewFailure::InvalidParent.into());
+        match one(conn, row.id, parent).await? {
+            Some(p) if p.line_id != line => return Err(ReviewFailure::UnknownParent.into()),
+            None => return Err(ReviewFailure::UnknownParent.into()),
+            Some(p) if p.content.is_none() => return Err(ReviewFailure::DeletedParent.into()),
+            Some(_) => {}
         }
     }
     let id = Uuid::now_v7();
     diesel::sql_query(
-        "INSERT INTO review_comments (id, line_id, parent_id, author_id, content, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO review_comments (id, review_id, line_id, parent_id, author_id, content, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind::<SqlUuid, _>(id)
+    .bind::<SqlUuid, _>(row.id)
     .bind::<SqlUuid, _>(line)
     .bind::<Nullable<SqlUuid>, _>(parent)
     .bind::<SqlUuid, _>(act.actor)
@@ -180,15 +184,16 @@ async fn announce(
     parent: Option<Uuid>,
     content: Option<String>,
 ) -> Result<(), TxError> {
-    let (_, after) = reread(conn, act.meeting).await?;
+    // Comments change neither the phase, the revision, the approvals nor what is pending.
+    let after = before;
     let mut announce = Announce::new(act, row, before);
-    announce.push(kind, &after, |mut e| {
+    announce.push(kind, after, |mut e| {
         e.data.line_id = Some(line);
         e.data.comment_id = Some(comment);
         e.data.parent_id = parent;
         e.data.content = content;
         e
     });
-    announce.commit(conn, &after).await?;
+    announce.commit(conn, after).await?;
     Ok(())
 }

@@ -97,7 +97,7 @@ impl Announce {
         let topic = Topic::Review(self.act.meeting);
         let status = ReviewEvent::status_change(self.review, self.before, after);
         for event in self.events.iter().chain(status.iter()) {
-            super::outbox::append(conn, &topic, event, self.act.actor, self.act.now).await?;
+            super::outbox::append(conn, &topic, event, self.act.actor).await?;
         }
         Ok(())
     }
@@ -149,11 +149,21 @@ struct ReviewerPageRow {
     approved_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+impl PgStore {
+    /// After a write's transaction: wakes the relay, then reads the review as it now is, outside
+    /// the lock (a 2,000-line review is a large read).
+    async fn after_commit(&self, conn: &mut AsyncPgConnection, row: Result<ReviewRow, TxError>) -> Result<ReviewRecord, ReviewFailure> {
+        let row = row.map_err(TxError::into_failure)?;
+        self.outbox_written.notify_one();
+        state::record(conn, &row).await.map_err(TxError::into_failure)
+    }
+}
+
 #[async_trait]
 impl ReviewStore for PgStore {
     async fn create_review(&self, act: Act, lines: Vec<String>) -> Result<ReviewRecord, ReviewFailure> {
-        self.connection()
-            .await?
+        let mut conn = self.connection().await?;
+        let row = conn
             .transaction(async |conn| {
                 // The meeting row is locked so a concurrent status change cannot slip between.
                 let meeting: MeetingStatusRow = diesel::sql_query(
@@ -188,11 +198,10 @@ impl ReviewStore for PgStore {
                 let mut announce = Announce { act, review: id, before: ReviewStatus::Draft, events: Vec::new() };
                 announce.push(ReviewEventKind::ReviewCreated, &after, |e| e);
                 announce.commit(conn, &after).await?;
-                state::record(conn, &row).await
+                Ok(row)
             })
-            .await
-            .map_err(TxError::into_failure)
-            .inspect(|_| self.outbox_written.notify_one())
+            .await;
+        self.after_commit(&mut conn, row).await
     }
 
     async fn review(&self, meeting: Uuid) -> Result<Option<ReviewRecord>, StoreError> {
@@ -202,8 +211,8 @@ impl ReviewStore for PgStore {
     }
 
     async fn replace_content(&self, act: Act, lines: Vec<String>) -> Result<ReviewRecord, ReviewFailure> {
-        self.connection()
-            .await?
+        let mut conn = self.connection().await?;
+        let row = conn
             .transaction(async |conn| {
                 let row = state::lock(conn, act.meeting).await?;
                 let before = state::state(conn, &row).await?;
@@ -215,16 +224,15 @@ impl ReviewStore for PgStore {
                 let mut announce = Announce::new(act, &row, &before);
                 announce.push(ReviewEventKind::ContentReplaced, &after, |e| e);
                 announce.commit(conn, &after).await?;
-                state::record(conn, &row).await
+                Ok(row)
             })
-            .await
-            .map_err(TxError::into_failure)
-            .inspect(|_| self.outbox_written.notify_one())
+            .await;
+        self.after_commit(&mut conn, row).await
     }
 
     async fn transition(&self, act: Act, request: Transition) -> Result<ReviewRecord, ReviewFailure> {
-        self.connection()
-            .await?
+        let mut conn = self.connection().await?;
+        let row = conn
             .transaction(async |conn| {
                 let row = state::lock(conn, act.meeting).await?;
                 let before = state::state(conn, &row).await?;
@@ -247,11 +255,10 @@ impl ReviewStore for PgStore {
                     .await?;
                 let (row, after) = reread(conn, act.meeting).await?;
                 Announce::new(act, &row, &before).commit(conn, &after).await?;
-                state::record(conn, &row).await
+                Ok(row)
             })
-            .await
-            .map_err(TxError::into_failure)
-            .inspect(|_| self.outbox_written.notify_one())
+            .await;
+        self.after_commit(&mut conn, row).await
     }
 
     async fn approve(&self, act: Act, revision: i64) -> Result<ReviewState, ReviewFailure> {

@@ -132,20 +132,23 @@ pub async fn state(conn: &mut AsyncPgConnection, row: &ReviewRow) -> Result<Revi
         .filter(|a| reviewers.binary_search(&a.user_id).is_ok())
         .map(|a| Approval { user: a.user_id, revision: a.revision })
         .collect();
-    let pending: CountRow = diesel::sql_query(
-        "SELECT count(*) AS count FROM review_suggestions s JOIN review_lines l ON l.id = s.line_id
-         WHERE l.review_id = $1 AND s.status = 'pending'",
-    )
-    .bind::<SqlUuid, _>(row.id)
-    .get_result(conn)
-    .await?;
+    let pending: CountRow =
+        diesel::sql_query("SELECT count(*) AS count FROM review_suggestions WHERE review_id = $1 AND status = 'pending'")
+            .bind::<SqlUuid, _>(row.id)
+            .get_result(conn)
+            .await?;
     Ok(ReviewState { phase, revision: row.revision, reviewers, hosts, approvals, pending_suggestions: pending.count })
 }
 
+/// Lines with their counts, grouped once per review rather than counted per line.
 const LINE_COLUMNS: &str = "SELECT l.id, l.line_number, l.content, l.original_content,
-        (SELECT count(*) FROM review_comments c WHERE c.line_id = l.id AND c.deleted_at IS NULL) AS comment_count,
-        (SELECT count(*) FROM review_suggestions s WHERE s.line_id = l.id AND s.status = 'pending') AS pending_suggestion_count
-     FROM review_lines l WHERE l.review_id = $1";
+        COALESCE(c.n, 0) AS comment_count, COALESCE(s.n, 0) AS pending_suggestion_count
+     FROM review_lines l
+     LEFT JOIN (SELECT line_id, count(*) AS n FROM review_comments
+                WHERE review_id = $1 AND deleted_at IS NULL GROUP BY line_id) c ON c.line_id = l.id
+     LEFT JOIN (SELECT line_id, count(*) AS n FROM review_suggestions
+                WHERE review_id = $1 AND status = 'pending' GROUP BY line_id) s ON s.line_id = l.id
+     WHERE l.review_id = $1";
 
 fn line_record(row: LineRow) -> LineRecord {
     LineRecord {

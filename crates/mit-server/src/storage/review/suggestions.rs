@@ -135,7 +135,7 @@ fn record(row: SuggestionRow, votes: &[VoteRow]) -> Result<SuggestionRecord, Sto
 }
 
 async fn one(conn: &mut AsyncPgConnection, review: Uuid, suggestion: Uuid) -> QueryResult<Option<SuggestionRow>> {
-    diesel::sql_query(format!("{SUGGESTION_COLUMNS} WHERE s.id = $1 AND l.review_id = $2"))
+    diesel::sql_query(format!("{SUGGESTION_COLUMNS} WHERE s.id = $1 AND s.review_id = $2"))
         .bind::<SqlUuid, _>(suggestion)
         .bind::<SqlUuid, _>(review)
         .get_result(conn)
@@ -205,10 +205,12 @@ pub(super) async fn create(
     }
     let id = Uuid::now_v7();
     diesel::sql_query(
-        "INSERT INTO review_suggestions (id, line_id, author_id, original_text, suggested_text, reason, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)",
+        "INSERT INTO review_suggestions
+             (id, review_id, line_id, author_id, original_text, suggested_text, reason, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8)",
     )
     .bind::<SqlUuid, _>(id)
+    .bind::<SqlUuid, _>(row.id)
     .bind::<SqlUuid, _>(line)
     .bind::<SqlUuid, _>(act.actor)
     .bind::<Text, _>(&current.content)
