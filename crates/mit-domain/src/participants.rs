@@ -42,7 +42,7 @@ impl ParticipantsApi for Mit {
     async fn update_participant(&self, caller: &Caller, request: update_participant::Request) -> ApiResult<update_participant::Response> {
         let view = self.visible_meeting(request.meeting_id, caller.user_id).await?;
         require_host(&view)?;
-        let change = self.ports.meetings.change_participant_role(view.meeting.id, request.user_id, request.body.role).await;
+        let change = self.ports.meetings.change_participant_role(view.meeting.id, request.user_id, request.body.role, caller.user_id).await;
         match change.map_err(DomainError::from)? {
             ParticipantChange::Done(Some(participant)) => Ok(update_participant::Response::Ok(Json(participant_model(participant)))),
             ParticipantChange::Done(None) | ParticipantChange::NotParticipant => Err(DomainError::NotFound("participant").into()),
@@ -53,7 +53,7 @@ impl ParticipantsApi for Mit {
     async fn remove_participant(&self, caller: &Caller, request: remove_participant::Request) -> ApiResult<remove_participant::Response> {
         let view = self.visible_meeting(request.meeting_id, caller.user_id).await?;
         require_host(&view)?;
-        match self.ports.meetings.remove_participant(view.meeting.id, request.user_id).await.map_err(DomainError::from)? {
+        match self.ports.meetings.remove_participant(view.meeting.id, request.user_id, caller.user_id).await.map_err(DomainError::from)? {
             ParticipantChange::Done(_) => {
                 self.ports.rooms.remove(view.meeting.id, request.user_id, Departure::Kicked).await;
                 Ok(remove_participant::Response::NoContent)

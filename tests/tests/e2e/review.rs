@@ -1209,3 +1209,19 @@ async fn an_approval_withdrawn_during_a_merge_lands_before_or_after_it() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn removing_the_reviewer_who_held_the_review_up_approves_it_and_says_so() {
+    let app = TestApp::spawn().await;
+    let (host, holdout) = (app.register("Host").await, app.register("Holdout").await);
+    let (m, review) = in_review(&host, &[&holdout], &[]).await;
+    approve(&host, m.id, review.revision).await.expect("the host approves");
+    let mut events = mit_tests::events::EventsClient::connect(&host).await;
+    events.subscribe_review(m.id, None).await;
+    host.client.remove_participant().meeting_id(m.id).user_id(holdout.id).send().await.expect("remove");
+    let approved = get(&host, m.id).await;
+    assert_eq!((approved.status, approved.approvals.reviewer_count), (ReviewStatus::Approved, 1));
+    let event = events.expect("event").await;
+    assert_eq!((event["kind"].as_str(), event["data"]["status"].as_str()), (Some("review-status-changed"), Some("approved")));
+    assert_eq!(event["actor_id"], host.id.to_string());
+}

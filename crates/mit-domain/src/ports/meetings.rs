@@ -208,10 +208,18 @@ pub trait MeetingStore: Send + Sync + 'static {
     async fn participant(&self, meeting: Uuid, user: Uuid) -> Result<Option<ParticipantRecord>, StoreError>;
     /// Adds a participant to a meeting that is not over.
     async fn add_participant(&self, meeting: Uuid, user: Uuid, role: ParticipantRole, now: DateTime<Utc>) -> Result<Addition, StoreError>;
-    /// Changes a participant's role, refusing to demote the last host.
-    async fn change_participant_role(&self, meeting: Uuid, user: Uuid, role: ParticipantRole) -> Result<ParticipantChange, StoreError>;
-    /// Removes a participant, refusing to remove the last host.
-    async fn remove_participant(&self, meeting: Uuid, user: Uuid) -> Result<ParticipantChange, StoreError>;
+    /// Changes a participant's role as `actor`, refusing to demote the last host; announces what
+    /// that does to the meeting's review.
+    async fn change_participant_role(
+        &self,
+        meeting: Uuid,
+        user: Uuid,
+        role: ParticipantRole,
+        actor: Uuid,
+    ) -> Result<ParticipantChange, StoreError>;
+    /// Removes a participant as `actor`, refusing to remove the last host; announces what that
+    /// does to the meeting's review.
+    async fn remove_participant(&self, meeting: Uuid, user: Uuid, actor: Uuid) -> Result<ParticipantChange, StoreError>;
     /// Records that a participant entered (`true`) or left (`false`) the room.
     async fn mark_presence(&self, meeting: Uuid, user: Uuid, present: bool, now: DateTime<Utc>) -> Result<(), StoreError>;
 }

@@ -16,6 +16,7 @@ use mit_domain::ports::meetings::{
 };
 use uuid::Uuid;
 
+use super::review::reviewers::ReviewerChange;
 use super::rows::{CountRow, ListedMeetingRow, MeetingRow, ParticipantRow, convert, parse_enum};
 use super::schema::{meetings, participants, users};
 use super::teams::to_diesel;
@@ -296,33 +297,49 @@ impl MeetingStore for PgStore {
         .map_err(store_error)
     }
 
-    async fn change_participant_role(&self, meeting: Uuid, user: Uuid, role: ParticipantRole) -> Result<ParticipantChange, StoreError> {
+    async fn change_participant_role(
+        &self,
+        meeting: Uuid,
+        user: Uuid,
+        role: ParticipantRole,
+        actor: Uuid,
+    ) -> Result<ParticipantChange, StoreError> {
         let mut conn = self.connection().await?;
-        conn.transaction(async |conn| {
-            let Some(current) = locked_role(conn, meeting, user).await? else { return Ok(ParticipantChange::NotParticipant) };
-            if current == ParticipantRole::Host.as_str() && role != ParticipantRole::Host && host_count(conn, meeting).await? <= 1 {
-                return Ok(ParticipantChange::LastHost);
-            }
-            diesel::update(participants::table.find((meeting, user))).set(participants::role.eq(role.as_str())).execute(conn).await?;
-            let row = participant(conn, meeting, user).await?;
-            Ok(ParticipantChange::Done(row.map(ParticipantRecord::try_from).transpose().map_err(to_diesel)?))
-        })
-        .await
-        .map_err(store_error)
+        let change = conn
+            .transaction(async |conn| {
+                let Some(current) = locked_role(conn, meeting, user).await? else { return Ok(ParticipantChange::NotParticipant) };
+                if current == ParticipantRole::Host.as_str() && role != ParticipantRole::Host && host_count(conn, meeting).await? <= 1 {
+                    return Ok(ParticipantChange::LastHost);
+                }
+                let reviewers = ReviewerChange::begin(conn, meeting).await?;
+                diesel::update(participants::table.find((meeting, user))).set(participants::role.eq(role.as_str())).execute(conn).await?;
+                reviewers.finish(conn, meeting, actor).await?;
+                let row = participant(conn, meeting, user).await?;
+                Ok(ParticipantChange::Done(row.map(ParticipantRecord::try_from).transpose().map_err(to_diesel)?))
+            })
+            .await
+            .map_err(store_error)?;
+        self.outbox_written.notify_one();
+        Ok(change)
     }
 
-    async fn remove_participant(&self, meeting: Uuid, user: Uuid) -> Result<ParticipantChange, StoreError> {
+    async fn remove_participant(&self, meeting: Uuid, user: Uuid, actor: Uuid) -> Result<ParticipantChange, StoreError> {
         let mut conn = self.connection().await?;
-        conn.transaction(async |conn| {
-            let Some(current) = locked_role(conn, meeting, user).await? else { return Ok(ParticipantChange::NotParticipant) };
-            if current == ParticipantRole::Host.as_str() && host_count(conn, meeting).await? <= 1 {
-                return Ok(ParticipantChange::LastHost);
-            }
-            diesel::delete(participants::table.find((meeting, user))).execute(conn).await?;
-            Ok(ParticipantChange::Done(None))
-        })
-        .await
-        .map_err(store_error)
+        let change = conn
+            .transaction(async |conn| {
+                let Some(current) = locked_role(conn, meeting, user).await? else { return Ok(ParticipantChange::NotParticipant) };
+                if current == ParticipantRole::Host.as_str() && host_count(conn, meeting).await? <= 1 {
+                    return Ok(ParticipantChange::LastHost);
+                }
+                let reviewers = ReviewerChange::begin(conn, meeting).await?;
+                diesel::delete(participants::table.find((meeting, user))).execute(conn).await?;
+                reviewers.finish(conn, meeting, actor).await?;
+                Ok(ParticipantChange::Done(None))
+            })
+            .await
+            .map_err(store_error)?;
+        self.outbox_written.notify_one();
+        Ok(change)
     }
 
     async fn mark_presence(&self, meeting: Uuid, user: Uuid, present: bool, now: DateTime<Utc>) -> Result<(), StoreError> {

@@ -4,6 +4,7 @@
 //! together and concurrent writers of one review queue on one row.
 
 mod comments;
+pub mod reviewers;
 mod state;
 mod suggestions;
 

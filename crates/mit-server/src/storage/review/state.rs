@@ -101,9 +101,12 @@ const REVIEW_COLUMNS: &str = "SELECT id, meeting_id, phase, revision FROM review
 
 /// The meeting's review row, locked for this transaction: every writer of one review queues here.
 pub async fn lock(conn: &mut AsyncPgConnection, meeting: Uuid) -> Result<ReviewRow, TxError> {
-    let row: Option<ReviewRow> =
-        diesel::sql_query(format!("{REVIEW_COLUMNS} FOR UPDATE")).bind::<SqlUuid, _>(meeting).get_result(conn).await.optional()?;
-    row.ok_or(TxError::missing("review"))
+    lock_if_any(conn, meeting).await?.ok_or(TxError::missing("review"))
+}
+
+/// The meeting's review row locked, or `None` when the meeting has no review.
+pub async fn lock_if_any(conn: &mut AsyncPgConnection, meeting: Uuid) -> QueryResult<Option<ReviewRow>> {
+    diesel::sql_query(format!("{REVIEW_COLUMNS} FOR UPDATE")).bind::<SqlUuid, _>(meeting).get_result(conn).await.optional()
 }
 
 /// The meeting's review row, unlocked.
