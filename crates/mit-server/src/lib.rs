@@ -193,6 +193,7 @@ fn ports(store: &PgStore, redis: Option<ConnectionManager>, rooms: Arc<RoomRegis
         meetings: store.clone(),
         notes: store.clone(),
         review: store.clone(),
+        knowledge: store.clone(),
         events: store.clone(),
         chat: store.clone(),
         recordings: store,

@@ -9,6 +9,7 @@ mod contract_requests;
 mod errors;
 mod events;
 mod health;
+mod knowledge;
 mod media;
 mod meetings;
 mod not_implemented;

@@ -203,7 +203,7 @@ fn clean_title(title: &str) -> Result<String, DomainError> {
     Ok(title.to_string())
 }
 
-fn clearable<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+pub(crate) fn clearable<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
     match value {
         MaybeUndefined::Undefined => None,
         MaybeUndefined::Null => Some(None),

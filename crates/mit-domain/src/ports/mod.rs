@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod chat;
 pub mod events;
 pub mod health;
+pub mod knowledge;
 pub mod limits;
 pub mod meetings;
 pub mod notes;
@@ -20,6 +21,7 @@ pub use accounts::AccountStore;
 pub use chat::ChatStore;
 pub use events::EventStore;
 pub use health::DependencyProbe;
+pub use knowledge::KnowledgeStore;
 pub use limits::RateLimiter;
 pub use meetings::MeetingStore;
 pub use notes::NoteStore;
@@ -57,6 +59,8 @@ pub struct Ports {
     pub notes: Arc<dyn NoteStore>,
     /// Reviews.
     pub review: Arc<dyn ReviewStore>,
+    /// Projects, facts and their history.
+    pub knowledge: Arc<dyn KnowledgeStore>,
     /// The event outbox and tickets for the events socket.
     pub events: Arc<dyn EventStore>,
     /// Chat history.

@@ -4,6 +4,7 @@
 mod accounts;
 mod chat;
 pub mod jobs;
+mod knowledge;
 mod meetings;
 mod notes;
 pub mod outbox;

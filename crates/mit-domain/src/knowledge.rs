@@ -1,7 +1,0 @@
-//! A team's Ground Truth.
-
-use mit_api::server::KnowledgeApi;
-
-use crate::Mit;
-
-impl KnowledgeApi for Mit {}

@@ -1,0 +1,3 @@
+DROP TABLE fact_history;
+DROP TABLE facts;
+DROP TABLE projects;
