@@ -194,6 +194,7 @@ fn ports(store: &PgStore, redis: Option<ConnectionManager>, rooms: Arc<RoomRegis
         notes: store.clone(),
         review: store.clone(),
         knowledge: store.clone(),
+        branches: store.clone(),
         events: store.clone(),
         chat: store.clone(),
         recordings: store,

@@ -22,9 +22,8 @@ const ROUNDS: usize = 20;
 
 type ApiResult<T> = Result<ResponseValue<T>, Error<types::ErrorResponse>>;
 
-/// A server and a team with one user of each role, and a registered user outside the team.
+/// A team with one user of each role, and a registered user outside the team.
 struct Crew {
-    app: TestApp,
     team: Uuid,
     owner: TestUser,
     admin: TestUser,
@@ -32,14 +31,16 @@ struct Crew {
     outsider: TestUser,
 }
 
-async fn crew() -> Crew {
+/// A fresh server and a [`Crew`] on it. Keep the server bound for the whole test: dropping it
+/// stops the server.
+async fn crew() -> (TestApp, Crew) {
     let app = TestApp::spawn().await;
     let (owner, admin, member, outsider) =
         tokio::join!(app.register("Owner"), app.register("Admin"), app.register("Member"), app.register("Outsider"));
     let team = create_team(&owner, "Knowledge").await;
     add(&owner, team, &admin, TeamRole::Admin).await;
     add(&owner, team, &member, TeamRole::Member).await;
-    Crew { app, team, owner, admin, member, outsider }
+    (app, Crew { team, owner, admin, member, outsider })
 }
 
 async fn create_team(owner: &TestUser, name: &str) -> Uuid {
@@ -238,7 +239,7 @@ fn expect_archived_conflict<T: std::fmt::Debug>(result: ApiResult<T>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_member_creates_a_project_that_admins_edit_and_delete() {
-    let Crew { app, team, admin, member, .. } = crew().await;
+    let (app, Crew { team, admin, member, .. }) = crew().await;
     let body = types::CreateProjectRequest::builder().name("Roadmap").description(Some("What we ship when".try_into().expect("text")));
     let created = member.client.create_project().team_id(team).body(body).send().await.expect("create project");
     assert_eq!(created.status().as_u16(), 201);
@@ -274,19 +275,19 @@ async fn a_member_creates_a_project_that_admins_edit_and_delete() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn projects_are_listed_by_name_and_searched_case_insensitively() {
-    let Crew { team, member, .. } = crew().await;
+    let (_app, Crew { team, member, .. }) = crew().await;
     for name in ["Roadmap", "Billing", "Alpha launch"] {
         project(&member, team, name).await;
     }
     assert_eq!(project_names(&member, team, None).await, ["Alpha launch", "Billing", "Roadmap"]);
     assert_eq!(project_names(&member, team, Some("ILL")).await, ["Billing"]);
-    assert_eq!(project_names(&member, team, Some("a")).await, ["Alpha launch", "Billing", "Roadmap"]);
+    assert_eq!(project_names(&member, team, Some("N")).await, ["Alpha launch", "Billing"]);
     assert!(project_names(&member, team, Some("nothing")).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn project_names_are_unique_per_team_case_insensitively() {
-    let Crew { team, owner, admin, member, outsider, .. } = crew().await;
+    let (_app, Crew { team, owner, admin, member, outsider, .. }) = crew().await;
     let roadmap = project(&member, team, "Roadmap").await;
     let billing = project(&member, team, "Billing").await;
     expect_error(create_project(&member, team, "ROADMAP").await, 409, "already_exists");
@@ -302,7 +303,7 @@ async fn project_names_are_unique_per_team_case_insensitively() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_project_with_active_facts_is_not_deleted_and_its_archived_facts_lose_it() {
-    let Crew { app, team, admin, member, .. } = crew().await;
+    let (app, Crew { team, admin, member, .. }) = crew().await;
     let infra = project(&member, team, "Infra").await;
     let in_infra = |key: &str| fact_body(key, "some value").project_id(Some(infra.id));
     let staying = fact_with(&member, team, in_infra("Deploy day")).await;
@@ -337,7 +338,7 @@ async fn a_project_with_active_facts_is_not_deleted_and_its_archived_facts_lose_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_member_creates_a_fact_at_version_1_with_its_created_entry() {
-    let Crew { team, member, owner, .. } = crew().await;
+    let (_app, Crew { team, member, owner, .. }) = crew().await;
     let infra = project(&owner, team, "Infra").await;
     let body = fact_body("  Deploy day  ", "Deploys happen on Friday")
         .category(Some("Ops".try_into().expect("category")))
@@ -368,7 +369,7 @@ async fn a_member_creates_a_fact_at_version_1_with_its_created_entry() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fact_keys_are_unique_per_team_case_insensitively_ignoring_surrounding_whitespace() {
-    let Crew { team, admin, member, outsider, .. } = crew().await;
+    let (_app, Crew { team, admin, member, outsider, .. }) = crew().await;
     let deploy = fact(&member, team, "Deploy day", "Friday").await;
     for taken in ["Deploy day", "DEPLOY DAY", "  deploy Day ", "\tDeploy day\n"] {
         expect_taken_by(create_fact(&admin, team, fact_body(taken, "Monday")).await, deploy.id);
@@ -383,7 +384,7 @@ async fn fact_keys_are_unique_per_team_case_insensitively_ignoring_surrounding_w
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_blank_key_is_validation_failed() {
-    let Crew { team, admin, member, .. } = crew().await;
+    let (_app, Crew { team, admin, member, .. }) = crew().await;
     let error = expect_error(create_fact(&member, team, fact_body("   ", "Friday")).await, 422, "validation_failed");
     assert_eq!(error.details.get("field").and_then(Value::as_str), Some("key"), "{error:?}");
     assert!(all(member.client.list_facts().team_id(team).include_archived(true)).await.is_empty());
@@ -395,7 +396,7 @@ async fn a_blank_key_is_validation_failed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_project_that_is_not_the_teams_is_not_found_on_create_and_update() {
-    let Crew { team, admin, member, outsider, .. } = crew().await;
+    let (_app, Crew { team, admin, member, outsider, .. }) = crew().await;
     let other = create_team(&outsider, "Elsewhere").await;
     let foreign = project(&outsider, other, "Foreign").await;
     for project_id in [foreign.id, Uuid::new_v4()] {
@@ -419,7 +420,7 @@ async fn a_project_that_is_not_the_teams_is_not_found_on_create_and_update() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn metadata_edits_write_history_entries_listing_each_change() {
-    let Crew { app, team, owner, admin, member, .. } = crew().await;
+    let (app, Crew { team, owner, admin, member, .. }) = crew().await;
     let infra = project(&member, team, "Infra").await;
     let created = fact_with(&member, team, fact_body("Deploy day", "Friday").category(Some("Ops".try_into().expect("category")))).await;
     let body = new_key("Deploy weekday").category(Some("Operations".try_into().expect("category"))).project_id(Some(infra.id));
@@ -467,7 +468,7 @@ async fn metadata_edits_write_history_entries_listing_each_change() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn renaming_to_a_key_another_fact_has_is_already_exists() {
-    let Crew { team, admin, member, .. } = crew().await;
+    let (_app, Crew { team, admin, member, .. }) = crew().await;
     let deploy = fact(&member, team, "Deploy day", "Friday").await;
     let standup = fact(&member, team, "Standup time", "09:30").await;
     let old = fact(&member, team, "Old rule", "No deploys").await;
@@ -482,7 +483,7 @@ async fn renaming_to_a_key_another_fact_has_is_already_exists() {
 /// assumes a renamed key is stored trimmed as well.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_renamed_key_is_stored_trimmed() {
-    let Crew { team, admin, member, .. } = crew().await;
+    let (_app, Crew { team, admin, member, .. }) = crew().await;
     let deploy = fact(&member, team, "Deploy day", "Friday").await;
     let renamed = update_fact(&admin, deploy.id, new_key("  Release day \t")).await.expect("rename").into_inner();
     assert_eq!(renamed.key.as_str(), "Release day");
@@ -491,7 +492,7 @@ async fn a_renamed_key_is_stored_trimmed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn members_create_but_only_admins_and_owners_change_or_archive() {
-    let Crew { team, owner, admin, member, .. } = crew().await;
+    let (_app, Crew { team, owner, admin, member, .. }) = crew().await;
     let by_member = project(&member, team, "By member").await;
     let spare = project(&member, team, "Spare").await;
     let deploy = fact_with(&member, team, fact_body("Deploy day", "Friday").project_id(Some(by_member.id))).await;
@@ -520,7 +521,7 @@ async fn members_create_but_only_admins_and_owners_change_or_archive() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_non_member_gets_404_on_every_knowledge_operation() {
-    let Crew { app, team, owner, member, outsider, .. } = crew().await;
+    let (app, Crew { team, owner, member, outsider, .. }) = crew().await;
     let infra = project(&member, team, "Infra").await;
     let deploy = fact_with(&member, team, fact_body("Deploy day", "Friday").project_id(Some(infra.id))).await;
     let at = history(&member, deploy.id).await[0].created_at;
@@ -561,7 +562,7 @@ async fn a_non_member_gets_404_on_every_knowledge_operation() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn archiving_keeps_the_fact_readable_and_its_key_taken() {
-    let Crew { team, owner, admin, member, .. } = crew().await;
+    let (_app, Crew { team, owner, admin, member, .. }) = crew().await;
     let deploy = fact(&member, team, "Deploy day", "Friday").await;
     let standup = fact(&member, team, "Standup time", "09:30").await;
     archived(&admin, deploy.id).await;
@@ -598,7 +599,7 @@ async fn archiving_keeps_the_fact_readable_and_its_key_taken() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn history_is_listed_newest_first_by_sequence_and_pages() {
-    let Crew { team, admin, member, .. } = crew().await;
+    let (_app, Crew { team, admin, member, .. }) = crew().await;
     let created = fact(&member, team, "Key 1", "The value").await;
     for key in ["Key 2", "Key 3", "Key 4"] {
         update_fact(&admin, created.id, new_key(key)).await.expect("rename");
@@ -623,7 +624,7 @@ async fn history_is_listed_newest_first_by_sequence_and_pages() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn as_of_a_moment_shows_the_key_and_archived_state_of_that_moment() {
-    let Crew { team, admin, member, .. } = crew().await;
+    let (_app, Crew { team, admin, member, .. }) = crew().await;
     let created = fact(&member, team, "Release day", "Friday").await;
     update_fact(&admin, created.id, new_key("Release weekday")).await.expect("rename");
     archived(&admin, created.id).await;
@@ -655,7 +656,7 @@ async fn as_of_a_moment_shows_the_key_and_archived_state_of_that_moment() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn comparing_version_1_with_itself_gives_equal_lines_and_unknown_versions_are_not_found() {
-    let Crew { app, team, member, .. } = crew().await;
+    let (app, Crew { team, member, .. }) = crew().await;
     let created = fact(&member, team, "Release checklist", "Tag the release\nWrite the notes\nTell the team").await;
     let comparison = compare(&member, created.id, 1, 1).await.expect("compare").into_inner();
     assert_eq!((comparison.fact_id, comparison.from_version.get(), comparison.to_version.get()), (created.id, 1, 1));
@@ -681,7 +682,7 @@ async fn comparing_version_1_with_itself_gives_equal_lines_and_unknown_versions_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn search_matches_key_or_value_case_insensitively_and_combines_with_filters() {
-    let Crew { team, admin, member, .. } = crew().await;
+    let (_app, Crew { team, admin, member, .. }) = crew().await;
     let (infra, product) = (project(&member, team, "Infra").await, project(&member, team, "Product").await);
     let file = async |key: &str, value: &str, category: &str, project: Option<Uuid>| {
         let body = fact_body(key, value).category(Some(category.try_into().expect("category"))).project_id(project);
@@ -717,7 +718,7 @@ async fn search_matches_key_or_value_case_insensitively_and_combines_with_filter
 
 #[tokio::test(flavor = "multi_thread")]
 async fn search_takes_like_wildcards_and_backslashes_literally() {
-    let Crew { team, member, .. } = crew().await;
+    let (_app, Crew { team, member, .. }) = crew().await;
     for (key, value) in [("100% uptime", "the target"), ("snake_case keys", "always"), ("Windows paths", "C:\\Temp"), ("Plain", "text")] {
         fact(&member, team, key, value).await;
     }
@@ -730,7 +731,7 @@ async fn search_takes_like_wildcards_and_backslashes_literally() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn facts_are_ordered_by_case_folded_key_and_pages_are_stable() {
-    let Crew { team, member, .. } = crew().await;
+    let (_app, Crew { team, member, .. }) = crew().await;
     for (i, key) in ["fig", "Apple", "date", "Cherry", "banana", "Grape", "Elder"].into_iter().enumerate() {
         fact(&member, team, key, &format!("#{i}")).await;
     }
@@ -764,7 +765,7 @@ async fn facts_are_ordered_by_case_folded_key_and_pages_are_stable() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_members_creating_one_key_at_once_make_one_fact() {
-    let Crew { app, team, owner, member, .. } = crew().await;
+    let (app, Crew { team, owner, member, .. }) = crew().await;
     let second = app.register("Second").await;
     add(&owner, team, &second, TeamRole::Member).await;
     for round in 0..ROUNDS {
@@ -789,7 +790,7 @@ async fn two_members_creating_one_key_at_once_make_one_fact() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_demoted_while_archiving_archives_first_or_is_forbidden() {
-    let Crew { team, owner, admin, member, .. } = crew().await;
+    let (_app, Crew { team, owner, admin, member, .. }) = crew().await;
     let (mut archived_first, mut forbidden) = (0, 0);
     for round in 0..ROUNDS {
         set_role(&owner, team, admin.id, TeamRole::Admin).await.expect("promote");

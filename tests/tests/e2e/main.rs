@@ -2,6 +2,7 @@
 
 mod auth;
 mod bad_input;
+mod branches;
 mod browser;
 mod chat;
 mod contract_drift;

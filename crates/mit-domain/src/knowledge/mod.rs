@@ -3,14 +3,19 @@
 //! membership is checked here for reads; writes that need a role re-check it in the store's
 //! transaction.
 
+pub mod approval;
+mod branches;
 mod models;
 pub mod rules;
 
 use mit_api::server::KnowledgeApi;
 use mit_api::server::models::{FactComparison, FactHistoryPage, FactPage, ProjectPage, TeamRole};
 use mit_api::server::ops::{
-    compare_fact_versions, create_fact, create_project, delete_fact, delete_project, get_fact, get_fact_as_of, get_project,
-    list_fact_history, list_facts, list_projects, update_fact, update_project,
+    approve_branch, close_branch, compare_fact_versions, create_branch_discussion, create_fact, create_fact_branch, create_project,
+    delete_fact, delete_project, get_approval_rule, get_branch, get_fact, get_fact_as_of, get_project, list_branch_approvals,
+    list_branch_discussions, list_fact_branches, list_fact_history, list_facts, list_projects, list_team_branches, merge_branch,
+    rebase_branch, set_approval_rule, update_branch, update_fact, update_project, veto_branch, withdraw_branch_approval,
+    withdraw_branch_veto,
 };
 use mit_api::server::runtime::Json;
 use uuid::Uuid;
@@ -180,11 +185,107 @@ impl KnowledgeApi for Mit {
             to_value: to,
         })))
     }
+
+    async fn list_team_branches(&self, caller: &Caller, request: list_team_branches::Request) -> ApiResult<list_team_branches::Response> {
+        self.branches_of_team(caller, request).await
+    }
+
+    async fn list_fact_branches(&self, caller: &Caller, request: list_fact_branches::Request) -> ApiResult<list_fact_branches::Response> {
+        self.branches_of_fact(caller, request).await
+    }
+
+    async fn create_fact_branch(&self, caller: &Caller, request: create_fact_branch::Request) -> ApiResult<create_fact_branch::Response> {
+        self.open_branch(caller, request).await
+    }
+
+    async fn get_branch(&self, caller: &Caller, request: get_branch::Request) -> ApiResult<get_branch::Response> {
+        self.show_branch(caller, request).await
+    }
+
+    async fn update_branch(&self, caller: &Caller, request: update_branch::Request) -> ApiResult<update_branch::Response> {
+        let (branch, action) = branches::edit_action(request);
+        Ok(update_branch::Response::Ok(Json(self.branch_action(caller, branch, action).await?)))
+    }
+
+    async fn list_branch_discussions(
+        &self,
+        caller: &Caller,
+        request: list_branch_discussions::Request,
+    ) -> ApiResult<list_branch_discussions::Response> {
+        self.branch_discussions(caller, request).await
+    }
+
+    async fn create_branch_discussion(
+        &self,
+        caller: &Caller,
+        request: create_branch_discussion::Request,
+    ) -> ApiResult<create_branch_discussion::Response> {
+        self.discuss(caller, request).await
+    }
+
+    async fn list_branch_approvals(
+        &self,
+        caller: &Caller,
+        request: list_branch_approvals::Request,
+    ) -> ApiResult<list_branch_approvals::Response> {
+        self.branch_approvals(caller, request).await
+    }
+
+    async fn approve_branch(&self, caller: &Caller, request: approve_branch::Request) -> ApiResult<approve_branch::Response> {
+        let (branch, action) = branches::approve_action(&request);
+        Ok(approve_branch::Response::Ok(Json(self.branch_action(caller, branch, action).await?)))
+    }
+
+    async fn withdraw_branch_approval(
+        &self,
+        caller: &Caller,
+        request: withdraw_branch_approval::Request,
+    ) -> ApiResult<withdraw_branch_approval::Response> {
+        let (branch, action) = branches::withdraw_approval_action(&request);
+        Ok(withdraw_branch_approval::Response::Ok(Json(self.branch_action(caller, branch, action).await?)))
+    }
+
+    async fn veto_branch(&self, caller: &Caller, request: veto_branch::Request) -> ApiResult<veto_branch::Response> {
+        let (branch, action) = branches::veto_action(request);
+        Ok(veto_branch::Response::Ok(Json(self.branch_action(caller, branch, action).await?)))
+    }
+
+    async fn withdraw_branch_veto(
+        &self,
+        caller: &Caller,
+        request: withdraw_branch_veto::Request,
+    ) -> ApiResult<withdraw_branch_veto::Response> {
+        let (branch, action) = branches::withdraw_veto_action(&request);
+        Ok(withdraw_branch_veto::Response::Ok(Json(self.branch_action(caller, branch, action).await?)))
+    }
+
+    async fn rebase_branch(&self, caller: &Caller, request: rebase_branch::Request) -> ApiResult<rebase_branch::Response> {
+        let (branch, action) = branches::rebase_action(&request);
+        Ok(rebase_branch::Response::Ok(Json(self.branch_action(caller, branch, action).await?)))
+    }
+
+    async fn merge_branch(&self, caller: &Caller, request: merge_branch::Request) -> ApiResult<merge_branch::Response> {
+        let (branch, action) = branches::merge_action(request);
+        Ok(merge_branch::Response::Ok(Json(self.branch_action(caller, branch, action).await?)))
+    }
+
+    async fn close_branch(&self, caller: &Caller, request: close_branch::Request) -> ApiResult<close_branch::Response> {
+        let (branch, action) = branches::close_action(&request);
+        Ok(close_branch::Response::Ok(Json(self.branch_action(caller, branch, action).await?)))
+    }
+
+    async fn get_approval_rule(&self, caller: &Caller, request: get_approval_rule::Request) -> ApiResult<get_approval_rule::Response> {
+        self.rule_of_team(caller, request).await
+    }
+
+    async fn set_approval_rule(&self, caller: &Caller, request: set_approval_rule::Request) -> ApiResult<set_approval_rule::Response> {
+        self.set_rule_of_team(caller, request).await
+    }
 }
 
 impl Mit {
     /// The caller's role in a team whose knowledge they may see (404 for non-members).
-    async fn team_role(&self, team: Uuid, user: Uuid) -> Result<TeamRole, DomainError> {
+    pub(crate) async fn team_role(&self, team: Uuid, user: Uuid) -> Result<TeamRole, DomainError> {
         self.ports.teams.role_of(team, user).await?.ok_or(DomainError::NotFound("team"))
     }
 
@@ -194,7 +295,7 @@ impl Mit {
         Ok(project)
     }
 
-    async fn visible_fact(&self, id: Uuid, user: Uuid) -> Result<FactRecord, DomainError> {
+    pub(crate) async fn visible_fact(&self, id: Uuid, user: Uuid) -> Result<FactRecord, DomainError> {
         let fact = self.ports.knowledge.fact(id).await?.ok_or(DomainError::NotFound("fact"))?;
         self.team_role(fact.team_id, user).await.map_err(|_| DomainError::NotFound("fact"))?;
         Ok(fact)

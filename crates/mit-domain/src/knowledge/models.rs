@@ -30,8 +30,7 @@ pub(super) fn fact_model(fact: FactRecord) -> Fact {
         project: fact.project.map(|(id, name)| ProjectSummary { id, name }),
         source_meeting_id: fact.source_meeting_id,
         version: fact.version,
-        // Branches come with the next part of Ground Truth; no fact has one yet.
-        open_branch_count: 0,
+        open_branch_count: fact.open_branch_count,
         created_by: user_ref_model(fact.created_by),
         created_at: fact.created_at,
         updated_at: fact.updated_at,
@@ -52,8 +51,9 @@ pub(super) fn history_model(entry: HistoryRecord) -> FactHistoryEntry {
         new_value: entry.new_value,
         reason: entry.reason,
         changed_by: user_ref_model(entry.changed_by),
-        merged_by: None,
-        branch_id: None,
+        merged_by: entry.merged_by.map(user_ref_model),
+        branch_id: entry.branch_id,
+        override_reason: entry.override_reason,
         meeting_id: entry.meeting_id,
         created_at: entry.created_at,
     }

@@ -4,11 +4,12 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use mit_api::server::models::{FactChangeKind, FactField};
+use mit_api::server::models::{BranchStatus, FactChangeKind, FactField};
 use uuid::Uuid;
 
 use super::StoreError;
 use super::people::UserRef;
+use crate::knowledge::approval::{Rule, Standing};
 use crate::paging::{Page, PageRequest};
 
 /// A stored project.
@@ -61,6 +62,8 @@ pub struct FactRecord {
     pub value_changed_at: DateTime<Utc>,
     /// When it was archived.
     pub archived_at: Option<DateTime<Utc>>,
+    /// Branches still open.
+    pub open_branch_count: i64,
 }
 
 /// One field a metadata edit changed.
@@ -115,6 +118,12 @@ pub struct HistoryRecord {
     pub changed_by: UserRef,
     /// The meeting the value came from.
     pub meeting_id: Option<Uuid>,
+    /// The branch a value change merged.
+    pub branch_id: Option<Uuid>,
+    /// Who merged it.
+    pub merged_by: Option<UserRef>,
+    /// An owner's reason to merge without the rule met.
+    pub override_reason: Option<String>,
     /// When.
     pub created_at: DateTime<Utc>,
 }
@@ -245,4 +254,216 @@ pub trait KnowledgeStore: Send + Sync + 'static {
     async fn fact_as_of(&self, fact: Uuid, at: DateTime<Utc>) -> Result<Option<FactAsOfRecord>, StoreError>;
     /// The value the fact had at value version `version`.
     async fn value_at_version(&self, fact: Uuid, version: i32) -> Result<Option<String>, StoreError>;
+}
+
+/// One approval of a branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchApprovalRecord {
+    /// The approver.
+    pub user: UserRef,
+    /// When.
+    pub approved_at: DateTime<Utc>,
+    /// Whether the team's rule counts it now.
+    pub counted: bool,
+}
+
+/// One standing veto.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VetoRecord {
+    /// Who vetoed.
+    pub user: UserRef,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub vetoed_at: DateTime<Utc>,
+}
+
+/// A stored branch with what its page shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchRecord {
+    /// Id.
+    pub id: Uuid,
+    /// Its fact.
+    pub fact_id: Uuid,
+    /// The fact's key.
+    pub fact_key: String,
+    /// The fact's version now (the branch is stale when it differs from `base_version`).
+    pub fact_version: i32,
+    /// Its team.
+    pub team_id: Uuid,
+    /// Title.
+    pub title: String,
+    /// The value it proposes.
+    pub proposed_value: String,
+    /// The value it was proposed against.
+    pub base_value: String,
+    /// The version it was proposed against.
+    pub base_version: i32,
+    /// Why.
+    pub reason: String,
+    /// Status.
+    pub status: BranchStatus,
+    /// Who proposed it.
+    pub author: UserRef,
+    /// The meeting it came from.
+    pub meeting_id: Option<Uuid>,
+    /// Approvals, oldest first.
+    pub approvals: Vec<BranchApprovalRecord>,
+    /// Standing vetoes, oldest first.
+    pub vetoes: Vec<VetoRecord>,
+    /// The rule's verdict with the team as it is.
+    pub standing: Standing,
+    /// Messages in its discussion.
+    pub discussion_count: i64,
+    /// When and by whom merged.
+    pub merged: Option<(DateTime<Utc>, UserRef)>,
+    /// When and by whom closed.
+    pub closed: Option<(DateTime<Utc>, UserRef)>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One discussion message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscussionRecord {
+    /// Id.
+    pub id: Uuid,
+    /// Its branch.
+    pub branch_id: Uuid,
+    /// The message it replies to.
+    pub parent_id: Option<Uuid>,
+    /// Who wrote it.
+    pub author: UserRef,
+    /// Text.
+    pub content: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a branch write did, or why it did not happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BranchWrite<T> {
+    /// Written.
+    Done(T),
+    /// The branch or fact named does not exist.
+    Missing,
+    /// The caller may not do this.
+    Forbidden,
+    /// The branch is no longer open.
+    Final(BranchStatus),
+    /// The fact is archived.
+    Archived,
+    /// The proposed value equals the fact's current one.
+    SameValue,
+    /// A reply's parent is not a message of the branch.
+    UnknownParent,
+    /// Merging needs its base to be the fact's current version.
+    StaleBase {
+        /// The fact's value now.
+        value: String,
+        /// The fact's version now.
+        version: i32,
+    },
+    /// A veto stands.
+    Vetoed,
+    /// The rule is not met.
+    ApprovalRequired(Standing),
+}
+
+/// A new branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBranch {
+    /// Its fact.
+    pub fact: Uuid,
+    /// Title.
+    pub title: String,
+    /// Proposed value.
+    pub proposed_value: String,
+    /// Why.
+    pub reason: String,
+    /// Who proposes it.
+    pub author: Uuid,
+    /// When.
+    pub now: DateTime<Utc>,
+}
+
+/// A change to a branch's text; `None` leaves a field as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BranchEdit {
+    /// New title.
+    pub title: Option<String>,
+    /// New proposed value.
+    pub proposed_value: Option<String>,
+    /// New reason.
+    pub reason: Option<String>,
+}
+
+/// Who acts on a branch, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BranchAct {
+    /// The branch.
+    pub branch: Uuid,
+    /// The caller.
+    pub actor: Uuid,
+    /// When.
+    pub now: DateTime<Utc>,
+}
+
+/// A branch life-cycle or review action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BranchAction {
+    /// Approve as the caller.
+    Approve,
+    /// Withdraw the caller's approval.
+    WithdrawApproval,
+    /// Veto with a reason.
+    Veto(String),
+    /// Withdraw the caller's veto.
+    WithdrawVeto,
+    /// Move the base to the fact's current value (author only).
+    Rebase,
+    /// Change the text (author only).
+    Edit(BranchEdit),
+    /// Close without merging (author, admin or owner).
+    Close,
+    /// Merge, with an owner's override reason when the rule can never be met.
+    Merge(Option<String>),
+}
+
+/// Storage of branches, their discussions and the team's approval rule.
+#[async_trait]
+pub trait BranchStore: Send + Sync + 'static {
+    /// Branches of a fact (or of every fact of a team), newest first.
+    async fn branches(&self, scope: BranchScope, status: Option<BranchStatus>, page: PageRequest)
+    -> Result<Page<BranchRecord>, StoreError>;
+    /// One branch.
+    async fn branch(&self, id: Uuid) -> Result<Option<BranchRecord>, StoreError>;
+    /// Opens a branch against the fact's current value, as a member of its team.
+    async fn create_branch(&self, branch: NewBranch) -> Result<BranchWrite<BranchRecord>, StoreError>;
+    /// Applies an action in one transaction with the fact, the branch and the member rows locked.
+    async fn act(&self, act: BranchAct, action: BranchAction) -> Result<BranchWrite<BranchRecord>, StoreError>;
+    /// A branch's discussion, oldest first.
+    async fn discussions(&self, branch: Uuid, page: PageRequest) -> Result<Page<DiscussionRecord>, StoreError>;
+    /// Posts to a branch's discussion.
+    async fn create_discussion(
+        &self,
+        act: BranchAct,
+        parent: Option<Uuid>,
+        content: String,
+    ) -> Result<BranchWrite<DiscussionRecord>, StoreError>;
+    /// The team's approval rule.
+    async fn approval_rule(&self, team: Uuid) -> Result<Rule, StoreError>;
+    /// Sets the team's approval rule, as an admin or owner.
+    async fn set_approval_rule(&self, team: Uuid, actor: Uuid, rule: Rule, now: DateTime<Utc>) -> Result<BranchWrite<Rule>, StoreError>;
+}
+
+/// Which branches to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BranchScope {
+    /// One fact's.
+    Fact(Uuid),
+    /// Every fact's of a team.
+    Team(Uuid),
 }

@@ -21,7 +21,7 @@ pub use accounts::AccountStore;
 pub use chat::ChatStore;
 pub use events::EventStore;
 pub use health::DependencyProbe;
-pub use knowledge::KnowledgeStore;
+pub use knowledge::{BranchStore, KnowledgeStore};
 pub use limits::RateLimiter;
 pub use meetings::MeetingStore;
 pub use notes::NoteStore;
@@ -61,6 +61,8 @@ pub struct Ports {
     pub review: Arc<dyn ReviewStore>,
     /// Projects, facts and their history.
     pub knowledge: Arc<dyn KnowledgeStore>,
+    /// Branches, their discussions, and approval rules.
+    pub branches: Arc<dyn BranchStore>,
     /// The event outbox and tickets for the events socket.
     pub events: Arc<dyn EventStore>,
     /// Chat history.

@@ -51,6 +51,8 @@ struct FactRow {
     value_changed_at: DateTime<Utc>,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     archived_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = BigInt)]
+    open_branch_count: i64,
 }
 
 impl From<FactRow> for FactRecord {
@@ -69,6 +71,7 @@ impl From<FactRow> for FactRecord {
             updated_at: row.updated_at,
             value_changed_at: row.value_changed_at,
             archived_at: row.archived_at,
+            open_branch_count: row.open_branch_count,
         }
     }
 }
@@ -87,7 +90,8 @@ struct IdRow {
 
 const FACT_COLUMNS: &str = "SELECT f.id, f.team_id, f.key, f.value, f.category, f.project_id, p.name AS project_name,
         f.source_meeting_id, f.version, u.id AS creator_id, u.name AS creator_name, u.avatar_url AS creator_avatar,
-        f.created_at, f.updated_at, f.value_changed_at, f.archived_at
+        f.created_at, f.updated_at, f.value_changed_at, f.archived_at,
+        (SELECT count(*) FROM branches b WHERE b.fact_id = f.id AND b.status = 'open') AS open_branch_count
      FROM facts f JOIN users u ON u.id = f.created_by LEFT JOIN projects p ON p.id = f.project_id";
 
 /// The list's filters; `(key || ' ' || value)` is the expression the trigram index is built on.
@@ -224,6 +228,7 @@ impl PgStore {
                 changes: &[],
                 reason: fact.reason.as_deref(),
                 actor: fact.creator,
+                merge: None,
                 now: fact.now,
             };
             append(conn, fact.id, &entry).await?;
@@ -287,6 +292,7 @@ impl PgStore {
                     changes: &changed,
                     reason: None,
                     actor,
+                    merge: None,
                     now,
                 };
                 append(conn, id, &entry).await?;
@@ -322,6 +328,7 @@ impl PgStore {
                 changes: &[],
                 reason: None,
                 actor,
+                merge: None,
                 now,
             };
             append(conn, id, &entry).await?;

@@ -33,8 +33,22 @@ pub struct Entry<'a> {
     pub reason: Option<&'a str>,
     /// Who.
     pub actor: Uuid,
+    /// The merge that made a value change.
+    pub merge: Option<MergeNote<'a>>,
     /// When.
     pub now: DateTime<Utc>,
+}
+
+/// What a value change records of the merge behind it.
+pub struct MergeNote<'a> {
+    /// The branch.
+    pub branch: Uuid,
+    /// Who merged it.
+    pub merged_by: Uuid,
+    /// The meeting the value came from.
+    pub meeting: Option<Uuid>,
+    /// An owner's reason to merge without the rule met.
+    pub override_reason: Option<&'a str>,
 }
 
 #[derive(QueryableByName)]
@@ -71,6 +85,16 @@ struct HistoryRow {
     user_avatar: Option<String>,
     #[diesel(sql_type = Nullable<SqlUuid>)]
     meeting_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    branch_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    merger_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<Text>)]
+    merger_name: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    merger_avatar: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    override_reason: Option<String>,
     #[diesel(sql_type = Timestamptz)]
     created_at: DateTime<Utc>,
 }
@@ -92,6 +116,9 @@ impl TryFrom<HistoryRow> for HistoryRecord {
             reason: row.reason,
             changed_by: UserRef { id: row.user_id, name: row.user_name, avatar_url: row.user_avatar },
             meeting_id: row.meeting_id,
+            branch_id: row.branch_id,
+            merged_by: row.merger_id.map(|id| UserRef { id, name: row.merger_name.unwrap_or_default(), avatar_url: row.merger_avatar }),
+            override_reason: row.override_reason,
             created_at: row.created_at,
         })
     }
@@ -137,8 +164,9 @@ pub async fn append(conn: &mut AsyncPgConnection, fact: Uuid, entry: &Entry<'_>)
     };
     let changes = serde_json::to_value(entry.changes).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     diesel::sql_query(
-        "INSERT INTO fact_history (id, fact_id, sequence, kind, key, version, previous_value, new_value, changes, reason, changed_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "INSERT INTO fact_history (id, fact_id, sequence, kind, key, version, previous_value, new_value, changes, reason, changed_by,
+             created_at, branch_id, merged_by, meeting_id, override_reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind::<SqlUuid, _>(Uuid::now_v7())
     .bind::<SqlUuid, _>(fact)
@@ -152,6 +180,10 @@ pub async fn append(conn: &mut AsyncPgConnection, fact: Uuid, entry: &Entry<'_>)
     .bind::<Nullable<Text>, _>(entry.reason)
     .bind::<SqlUuid, _>(entry.actor)
     .bind::<Timestamptz, _>(entry.now)
+    .bind::<Nullable<SqlUuid>, _>(entry.merge.as_ref().map(|m| m.branch))
+    .bind::<Nullable<SqlUuid>, _>(entry.merge.as_ref().map(|m| m.merged_by))
+    .bind::<Nullable<SqlUuid>, _>(entry.merge.as_ref().and_then(|m| m.meeting))
+    .bind::<Nullable<Text>, _>(entry.merge.as_ref().and_then(|m| m.override_reason))
     .execute(conn)
     .await?;
     Ok(())
@@ -162,8 +194,9 @@ impl PgStore {
         let mut conn = self.connection().await?;
         let rows: Vec<HistoryRow> = diesel::sql_query(
             "SELECT h.id, h.fact_id, h.sequence, h.kind, h.version, h.previous_value, h.new_value, h.changes, h.reason,
-                    u.id AS user_id, u.name AS user_name, u.avatar_url AS user_avatar, h.meeting_id, h.created_at
-             FROM fact_history h JOIN users u ON u.id = h.changed_by
+                    u.id AS user_id, u.name AS user_name, u.avatar_url AS user_avatar, h.meeting_id, h.branch_id,
+                    m.id AS merger_id, m.name AS merger_name, m.avatar_url AS merger_avatar, h.override_reason, h.created_at
+             FROM fact_history h JOIN users u ON u.id = h.changed_by LEFT JOIN users m ON m.id = h.merged_by
              WHERE h.fact_id = $1 ORDER BY h.sequence DESC OFFSET $2 LIMIT $3",
         )
         .bind::<SqlUuid, _>(fact)

@@ -3,6 +3,7 @@
 //! write is refused) or waits for the write; keys and project names are unique per team in the
 //! database, not only in code.
 
+mod branches;
 mod facts;
 mod history;
 mod projects;
@@ -11,11 +12,14 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use mit_api::server::models::BranchStatus;
 use mit_api::server::models::TeamRole;
+use mit_domain::knowledge::approval::Rule;
 use mit_domain::paging::{Page, PageRequest};
 use mit_domain::ports::StoreError;
 use mit_domain::ports::knowledge::{
-    FactAsOfRecord, FactEdit, FactFilter, FactRecord, HistoryRecord, KnowledgeStore, KnowledgeWrite, NewFact, ProjectRecord,
+    BranchAct, BranchAction, BranchRecord, BranchScope, BranchStore, BranchWrite, DiscussionRecord, FactAsOfRecord, FactEdit, FactFilter,
+    FactRecord, HistoryRecord, KnowledgeStore, KnowledgeWrite, NewBranch, NewFact, ProjectRecord,
 };
 use uuid::Uuid;
 
@@ -111,6 +115,51 @@ impl KnowledgeStore for PgStore {
 
     async fn value_at_version(&self, fact: Uuid, version: i32) -> Result<Option<String>, StoreError> {
         self.value_of_version(fact, version).await
+    }
+}
+
+#[async_trait::async_trait]
+impl BranchStore for PgStore {
+    async fn branches(
+        &self,
+        scope: BranchScope,
+        status: Option<BranchStatus>,
+        page: PageRequest,
+    ) -> Result<Page<BranchRecord>, StoreError> {
+        self.list_branches(scope, status, page).await
+    }
+
+    async fn branch(&self, id: Uuid) -> Result<Option<BranchRecord>, StoreError> {
+        self.find_branch(id).await
+    }
+
+    async fn create_branch(&self, branch: NewBranch) -> Result<BranchWrite<BranchRecord>, StoreError> {
+        self.open_branch(branch).await
+    }
+
+    async fn act(&self, act: BranchAct, action: BranchAction) -> Result<BranchWrite<BranchRecord>, StoreError> {
+        self.branch_act(act, action).await
+    }
+
+    async fn discussions(&self, branch: Uuid, page: PageRequest) -> Result<Page<DiscussionRecord>, StoreError> {
+        self.list_discussions(branch, page).await
+    }
+
+    async fn create_discussion(
+        &self,
+        act: BranchAct,
+        parent: Option<Uuid>,
+        content: String,
+    ) -> Result<BranchWrite<DiscussionRecord>, StoreError> {
+        self.post_discussion(act, parent, content).await
+    }
+
+    async fn approval_rule(&self, team: Uuid) -> Result<Rule, StoreError> {
+        self.read_rule(team).await
+    }
+
+    async fn set_approval_rule(&self, team: Uuid, actor: Uuid, rule: Rule, now: DateTime<Utc>) -> Result<BranchWrite<Rule>, StoreError> {
+        self.write_rule(team, actor, rule, now).await
     }
 }
 
