@@ -251,3 +251,49 @@ async fn a_client_sending_too_fast_is_told_so_and_keeps_its_socket() {
     while socket.next_within(Duration::from_millis(300)).await.is_some() {}
     assert_eq!(socket.subscribe_review(m.id, None).await["seq"], 0, "the socket still works once the budget refills");
 }
+
+/// A team with an owner and an admin, the owner's client and the team's id.
+async fn knowledge_team(app: &TestApp) -> (TestUser, TestUser, Uuid) {
+    let (owner, admin) = (app.register("Owner").await, app.register("Admin").await);
+    let team =
+        owner.client.create_team().body(types::CreateTeamRequest::builder().name("Team")).send().await.expect("team").into_inner().id;
+    let add = types::AddTeamMemberRequest::builder().email(admin.email.as_str()).role(Some(types::TeamRole::Admin));
+    owner.client.add_team_member().team_id(team).body(add).send().await.expect("admin");
+    (owner, admin, team)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_teams_knowledge_topic_announces_facts_and_branches_in_order() {
+    let app = TestApp::spawn().await;
+    let (owner, admin, team) = knowledge_team(&app).await;
+    let stranger = app.register("Stranger").await;
+    let mut outsider = EventsClient::connect(&stranger).await;
+    outsider.send(json!({"type": "subscribe", "topic": format!("knowledge:{team}")})).await;
+    assert_eq!(outsider.expect("error").await["code"], "not_found");
+    let mut socket = EventsClient::connect(&admin).await;
+    socket.send(json!({"type": "subscribe", "topic": format!("knowledge:{team}")})).await;
+    socket.expect("subscribed").await;
+    let fact = owner.client.create_fact().team_id(team).body(types::CreateFactRequest::builder().key("Budget").value("50M")).send().await;
+    let fact = fact.expect("fact").into_inner();
+    let body = types::CreateFactBranchRequest::builder().title("Raise").proposed_value("70M").reason("agreed");
+    let first = owner.client.create_fact_branch().fact_id(fact.id).body(body.clone()).send().await.expect("branch").into_inner();
+    let second =
+        owner.client.create_fact_branch().fact_id(fact.id).body(body.proposed_value("80M")).send().await.expect("branch").into_inner();
+    admin.client.approve_branch().branch_id(first.id).send().await.expect("approve");
+    owner.client.merge_branch().branch_id(first.id).body(types::MergeBranchRequest::builder()).send().await.expect("merge");
+    let expected = [
+        ("fact-created", None, 1),
+        ("branch-created", Some(first.id), 1),
+        ("branch-created", Some(second.id), 1),
+        ("branch-approved", Some(first.id), 1),
+        ("branch-merged", Some(first.id), 2),
+        ("fact-changed", None, 2),
+        ("branch-stale", Some(second.id), 2),
+    ];
+    for (index, (kind, branch, version)) in expected.into_iter().enumerate() {
+        let event = socket.expect("event").await;
+        assert_eq!((event["seq"].as_i64(), event["kind"].as_str()), (Some(index as i64 + 1), Some(kind)), "{event}");
+        assert_eq!(event["data"]["version"], version, "{event}");
+        assert_eq!(event["data"]["branch_id"].as_str().map(str::to_string), branch.map(|b| b.to_string()), "{event}");
+    }
+}

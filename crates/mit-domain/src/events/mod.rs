@@ -1,10 +1,11 @@
 //! Live events: tickets for the events socket, topics and who may follow them, and the event
 //! messages the review writes to the outbox.
 
+pub mod knowledge;
 pub mod review;
 pub mod topic;
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use mit_api::server::EventsApi;
 use mit_api::server::models::EventsTicket;
 use mit_api::server::ops::create_events_ticket;
@@ -15,6 +16,29 @@ use crate::auth::refresh;
 use crate::error::{ApiResult, DomainError};
 use crate::{Caller, Mit};
 pub use topic::Topic;
+
+/// An event of a topic: its kind and data; the outbox numbers it and wraps it as an `event`
+/// message (`events.yaml`).
+pub trait TopicEvent {
+    /// The `kind` on the wire.
+    fn kind(&self) -> &'static str;
+    /// The `data` object.
+    fn data(&self) -> serde_json::Value;
+
+    /// The `event` message of `topic` numbered `seq`, as JSON text.
+    fn message(&self, topic: &Topic, seq: i64, actor: Uuid, at: DateTime<Utc>) -> String {
+        serde_json::json!({
+            "type": "event",
+            "topic": topic.to_string(),
+            "seq": seq,
+            "kind": self.kind(),
+            "actor_id": actor,
+            "at": at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "data": self.data(),
+        })
+        .to_string()
+    }
+}
 
 /// How long a ticket may wait before its socket opens.
 const TICKET_TTL: TimeDelta = TimeDelta::seconds(60);
@@ -47,6 +71,7 @@ impl Mit {
                 Err(DomainError::NotFound(_)) => Ok(false),
                 Err(other) => Err(other),
             },
+            Topic::Knowledge(team) => Ok(self.ports.teams.role_of(*team, user).await?.is_some()),
         }
     }
 }

@@ -1,12 +1,11 @@
 //! The review's events (`events.yaml`, `EventMessage` with `ReviewEventData`): what the store
 //! appends to the outbox in the transaction of each change.
 
-use chrono::{DateTime, Utc};
 use mit_api::server::models::{ReviewStatus, SuggestionResolutionReason, SuggestionStatus, Vote};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::Topic;
+use super::TopicEvent;
 use crate::review::rules::ReviewState;
 
 /// What happened to a review.
@@ -163,18 +162,14 @@ impl ReviewEvent {
         self.data.vote = Some(vote.as_str());
         self
     }
+}
 
-    /// The `event` message of `topic` numbered `seq`, as JSON text.
-    pub fn message(&self, topic: &Topic, seq: i64, actor: Uuid, at: DateTime<Utc>) -> String {
-        serde_json::json!({
-            "type": "event",
-            "topic": topic.to_string(),
-            "seq": seq,
-            "kind": self.kind.as_str(),
-            "actor_id": actor,
-            "at": at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            "data": self.data,
-        })
-        .to_string()
+impl TopicEvent for ReviewEvent {
+    fn kind(&self) -> &'static str {
+        self.kind.as_str()
+    }
+
+    fn data(&self) -> serde_json::Value {
+        serde_json::to_value(&self.data).unwrap_or_default()
     }
 }

@@ -9,6 +9,8 @@ use uuid::Uuid;
 pub enum Topic {
     /// `review:<meeting id>`: the meeting's review.
     Review(Uuid),
+    /// `knowledge:<team id>`: the team's facts and branches.
+    Knowledge(Uuid),
 }
 
 impl Topic {
@@ -18,6 +20,7 @@ impl Topic {
         let id = Uuid::parse_str(id).ok()?;
         match kind {
             "review" => Some(Topic::Review(id)),
+            "knowledge" => Some(Topic::Knowledge(id)),
             _ => None,
         }
     }
@@ -27,6 +30,7 @@ impl fmt::Display for Topic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Topic::Review(meeting) => write!(f, "review:{}", meeting.as_hyphenated()),
+            Topic::Knowledge(team) => write!(f, "knowledge:{}", team.as_hyphenated()),
         }
     }
 }
@@ -40,7 +44,8 @@ mod tests {
         let id = Uuid::now_v7();
         let topic = Topic::Review(id);
         assert_eq!(Topic::parse(&topic.to_string()), Some(topic));
-        assert_eq!(Topic::parse(&format!("knowledge:{id}")), None);
+        assert_eq!(Topic::parse(&format!("knowledge:{id}")), Some(Topic::Knowledge(id)));
+        assert_eq!(Topic::parse(&format!("minutes:{id}")), None);
         assert_eq!(Topic::parse("review:nope"), None);
         assert_eq!(Topic::parse("review"), None);
     }

@@ -121,8 +121,10 @@ mod contract {
     use std::collections::BTreeSet;
 
     use chrono::Utc;
-    use mit_domain::events::Topic;
+    use mit_api::server::models::BranchStatus;
+    use mit_domain::events::knowledge::{KnowledgeEvent, KnowledgeEventKind};
     use mit_domain::events::review::{ReviewEvent, ReviewEventKind};
+    use mit_domain::events::{Topic, TopicEvent};
     use mit_domain::review::rules::{Phase, ReviewState};
     use serde_json::{Value, json};
     use uuid::Uuid;
@@ -193,8 +195,32 @@ mod contract {
             event.data.previous_status = Some("draft");
             texts.push(event.message(&topic, 7, Uuid::now_v7(), Utc::now()));
         }
+        let team = Topic::Knowledge(Uuid::now_v7());
+        for kind in KNOWLEDGE_KINDS {
+            let event = KnowledgeEvent::branch(kind, Uuid::now_v7(), Uuid::now_v7(), 2, Uuid::now_v7(), BranchStatus::Open);
+            texts.push(event.message(&team, 3, Uuid::now_v7(), Utc::now()));
+        }
+        texts.push(KnowledgeEvent::fact(KnowledgeEventKind::FactCreated, Uuid::now_v7(), Uuid::now_v7(), 1).message(
+            &team,
+            1,
+            Uuid::now_v7(),
+            Utc::now(),
+        ));
         texts
     }
+
+    const KNOWLEDGE_KINDS: [KnowledgeEventKind; 10] = [
+        KnowledgeEventKind::FactCreated,
+        KnowledgeEventKind::FactChanged,
+        KnowledgeEventKind::FactArchived,
+        KnowledgeEventKind::BranchCreated,
+        KnowledgeEventKind::BranchUpdated,
+        KnowledgeEventKind::BranchApproved,
+        KnowledgeEventKind::BranchVetoed,
+        KnowledgeEventKind::BranchMerged,
+        KnowledgeEventKind::BranchClosed,
+        KnowledgeEventKind::BranchStale,
+    ];
 
     #[test]
     fn every_server_message_and_event_kind_matches_the_contract() {
@@ -209,7 +235,8 @@ mod contract {
         }
         assert_eq!(seen, types_of(&doc, "ServerMessage"));
         let kinds: BTreeSet<&str> = doc["$defs"]["EventKind"]["enum"].as_array().expect("kinds").iter().filter_map(Value::as_str).collect();
-        assert_eq!(kinds, KINDS.iter().map(|k| k.as_str()).collect());
+        let ours: BTreeSet<&str> = KINDS.iter().map(|k| k.as_str()).chain(KNOWLEDGE_KINDS.iter().map(|k| k.as_str())).collect();
+        assert_eq!(kinds, ours);
     }
 
     #[test]

@@ -148,7 +148,13 @@ impl Session {
 
     async fn subscribe(&mut self, name: &str, since: Option<i64>) -> Result<(), Closed> {
         let Some(topic) = Topic::parse(name) else {
-            return self.send(&ServerMessage::error("invalid_message", "topics are `review:<meeting id>`", Some(name.into()))).await;
+            return self
+                .send(&ServerMessage::error(
+                    "invalid_message",
+                    "topics are `review:<meeting id>` or `knowledge:<team id>`",
+                    Some(name.into()),
+                ))
+                .await;
         };
         if !self.following.contains_key(&topic) && self.following.len() >= MAX_SUBSCRIPTIONS {
             let message = format!("a socket follows at most {MAX_SUBSCRIPTIONS} topics");

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bytea, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use mit_domain::events::Topic;
-use mit_domain::events::review::ReviewEvent;
+use mit_domain::events::TopicEvent;
 use mit_domain::ports::StoreError;
 use mit_domain::ports::events::{EventStore, StoredEvent};
 use uuid::Uuid;
@@ -40,7 +40,7 @@ impl From<EventRow> for StoredEvent {
 
 /// Appends `event` to `topic`'s stream, numbered after its last one. Its time is taken here,
 /// under the topic's lock, so times rise with `seq` (the request's own clock reading may not).
-pub async fn append(conn: &mut AsyncPgConnection, topic: &Topic, event: &ReviewEvent, actor: Uuid) -> QueryResult<()> {
+pub async fn append<E: TopicEvent + Sync>(conn: &mut AsyncPgConnection, topic: &Topic, event: &E, actor: Uuid) -> QueryResult<()> {
     let now = Utc::now();
     let name = topic.to_string();
     let seq: SeqRow = diesel::sql_query(

@@ -18,7 +18,11 @@ use mit_domain::ports::knowledge::{
 use mit_domain::ports::people::UserRef;
 use uuid::Uuid;
 
+use mit_domain::events::Topic;
+use mit_domain::events::knowledge::{KnowledgeEvent, KnowledgeEventKind};
+
 use super::history::{Entry, MergeNote, append};
+use crate::storage::outbox;
 use crate::storage::rows::parse_enum;
 use crate::storage::teams::to_diesel;
 use crate::storage::{PgStore, store_error};
@@ -374,10 +378,14 @@ impl PgStore {
             .bind::<Timestamptz, _>(branch.now)
             .execute(conn)
             .await?;
+            let event =
+                KnowledgeEvent::branch(KnowledgeEventKind::BranchCreated, fact.team_id, fact.id, fact.version, id, BranchStatus::Open);
+            outbox::append(conn, &Topic::Knowledge(fact.team_id), &event, branch.author).await?;
             Ok(record(conn, id).await?.map_or(BranchWrite::Missing, BranchWrite::Done))
         })
         .await
         .map_err(store_error)
+        .inspect(|_| self.outbox_written.notify_one())
     }
 
     pub(super) async fn branch_act(&self, act: BranchAct, action: BranchAction) -> Result<BranchWrite<BranchRecord>, StoreError> {
@@ -404,6 +412,7 @@ impl PgStore {
             if status != BranchStatus::Open {
                 return Ok(BranchWrite::Final(status));
             }
+            let kind = event_kind(&action);
             let outcome = apply(conn, act, action, &fact, &head, role, &team).await?;
             if let Some(refusal) = outcome {
                 return Ok(refusal);
@@ -413,10 +422,12 @@ impl PgStore {
                 .bind::<Timestamptz, _>(act.now)
                 .execute(conn)
                 .await?;
+            announce(conn, act, &fact, kind).await?;
             Ok(record(conn, act.branch).await?.map_or(BranchWrite::Missing, BranchWrite::Done))
         })
         .await
         .map_err(store_error)
+        .inspect(|_| self.outbox_written.notify_one())
     }
 
     pub(super) async fn list_discussions(&self, branch: Uuid, page: PageRequest) -> Result<Page<DiscussionRecord>, StoreError> {
@@ -533,6 +544,47 @@ impl PgStore {
         .await
         .map_err(store_error)
     }
+}
+
+/// The event an action announces.
+fn event_kind(action: &BranchAction) -> KnowledgeEventKind {
+    match action {
+        BranchAction::Approve | BranchAction::WithdrawApproval => KnowledgeEventKind::BranchApproved,
+        BranchAction::Veto(_) | BranchAction::WithdrawVeto => KnowledgeEventKind::BranchVetoed,
+        BranchAction::Rebase | BranchAction::Edit(_) => KnowledgeEventKind::BranchUpdated,
+        BranchAction::Close => KnowledgeEventKind::BranchClosed,
+        BranchAction::Merge(_) => KnowledgeEventKind::BranchMerged,
+    }
+}
+
+/// Appends the action's events to the team's topic: a merge also changes the fact and makes the
+/// fact's other open branches stale.
+async fn announce(conn: &mut AsyncPgConnection, act: BranchAct, fact: &FactHead, kind: KnowledgeEventKind) -> QueryResult<()> {
+    let topic = Topic::Knowledge(fact.team_id);
+    let status = match kind {
+        KnowledgeEventKind::BranchMerged => BranchStatus::Merged,
+        KnowledgeEventKind::BranchClosed => BranchStatus::Closed,
+        _ => BranchStatus::Open,
+    };
+    let version = if kind == KnowledgeEventKind::BranchMerged { fact.version + 1 } else { fact.version };
+    let event = KnowledgeEvent::branch(kind, fact.team_id, fact.id, version, act.branch, status);
+    outbox::append(conn, &topic, &event, act.actor).await?;
+    if kind != KnowledgeEventKind::BranchMerged {
+        return Ok(());
+    }
+    let changed = KnowledgeEvent::fact(KnowledgeEventKind::FactChanged, fact.team_id, fact.id, version);
+    outbox::append(conn, &topic, &changed, act.actor).await?;
+    let others: Vec<UserIdRow> =
+        diesel::sql_query("SELECT id AS user_id FROM branches WHERE fact_id = $1 AND status = 'open' ORDER BY created_at, id")
+            .bind::<SqlUuid, _>(fact.id)
+            .load(conn)
+            .await?;
+    for other in others {
+        let stale =
+            KnowledgeEvent::branch(KnowledgeEventKind::BranchStale, fact.team_id, fact.id, version, other.user_id, BranchStatus::Open);
+        outbox::append(conn, &topic, &stale, act.actor).await?;
+    }
+    Ok(())
 }
 
 /// Applies an action to an open branch whose rows are locked; `Some` is a refusal.

@@ -13,8 +13,12 @@ use mit_domain::ports::knowledge::{FactEdit, FactFilter, FactRecord, FieldChange
 use mit_domain::ports::people::UserRef;
 use uuid::Uuid;
 
+use mit_domain::events::Topic;
+use mit_domain::events::knowledge::{KnowledgeEvent, KnowledgeEventKind};
+
 use super::history::{Entry, append};
 use super::{contains_pattern, locked_role};
+use crate::storage::outbox;
 use crate::storage::{PgStore, store_error};
 
 #[derive(QueryableByName, Clone)]
@@ -232,10 +236,13 @@ impl PgStore {
                 now: fact.now,
             };
             append(conn, fact.id, &entry).await?;
+            let event = KnowledgeEvent::fact(KnowledgeEventKind::FactCreated, fact.team, fact.id, 1);
+            outbox::append(conn, &Topic::Knowledge(fact.team), &event, fact.creator).await?;
             Ok(one(conn, fact.id, false).await?.map_or(KnowledgeWrite::Missing, |row| KnowledgeWrite::Done(row.into())))
         })
         .await
         .map_err(store_error)
+        .inspect(|_| self.outbox_written.notify_one())
     }
 
     pub(super) async fn change_fact(
@@ -296,10 +303,13 @@ impl PgStore {
                     now,
                 };
                 append(conn, id, &entry).await?;
+                let event = KnowledgeEvent::fact(KnowledgeEventKind::FactChanged, current.team_id, id, current.version);
+                outbox::append(conn, &Topic::Knowledge(current.team_id), &event, actor).await?;
                 Ok(one(conn, id, false).await?.map_or(KnowledgeWrite::Missing, |row| KnowledgeWrite::Done(row.into())))
             })
             .await
-            .map_err(store_error);
+            .map_err(store_error)
+            .inspect(|_| self.outbox_written.notify_one());
         key_taken(written)
     }
 
@@ -332,9 +342,12 @@ impl PgStore {
                 now,
             };
             append(conn, id, &entry).await?;
+            let event = KnowledgeEvent::fact(KnowledgeEventKind::FactArchived, current.team_id, id, current.version);
+            outbox::append(conn, &Topic::Knowledge(current.team_id), &event, actor).await?;
             Ok(KnowledgeWrite::Done(()))
         })
         .await
         .map_err(store_error)
+        .inspect(|_| self.outbox_written.notify_one())
     }
 }
