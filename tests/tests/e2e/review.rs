@@ -1225,3 +1225,91 @@ async fn removing_the_reviewer_who_held_the_review_up_approves_it_and_says_so() 
     assert_eq!((event["kind"].as_str(), event["data"]["status"].as_str()), (Some("review-status-changed"), Some("approved")));
     assert_eq!(event["actor_id"], host.id.to_string());
 }
+
+/// Marks `line` as a fact candidate with `key` (and `value`, else the line's content).
+async fn mark(user: &TestUser, meeting_id: uuid::Uuid, line: uuid::Uuid, key: &str, value: Option<&str>) -> ApiResult<types::ReviewLine> {
+    let mut body = types::FactCandidateRequest::builder().key(key);
+    if let Some(value) = value {
+        body = body.value(Some(value.try_into().expect("value")));
+    }
+    user.client.mark_fact_candidate().meeting_id(meeting_id).line_id(line).body(body).send().await
+}
+
+async fn team_fact(user: &TestUser, team: uuid::Uuid, key: &str, value: &str) -> types::Fact {
+    let body = types::CreateFactRequest::builder().key(key).value(value);
+    user.client.create_fact().team_id(team).body(body).send().await.expect("fact").into_inner()
+}
+
+/// A team review of "Budget: 70M" / "Launch in May" with the team already holding Budget = 50M.
+async fn candidate_review(app: &TestApp) -> (TestUser, types::Meeting, types::Review, types::Fact) {
+    let (host, admin) = (app.register("Host").await, app.register("Admin").await);
+    let m = reviewed_team_meeting(&host, &admin, &[]).await;
+    let team = m.team_id.expect("a team meeting");
+    let budget = team_fact(&host, team, "Budget", "50M").await;
+    create_review(&host, m.id, "Budget: 70M\nLaunch in May").await;
+    let review = submit(&host, m.id).await;
+    (host, m, review, budget)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn marked_lines_become_facts_and_branches_when_the_review_merges() {
+    let app = TestApp::spawn().await;
+    let (host, m, review, budget) = candidate_review(&app).await;
+    let (first, second) = (review.lines[0].id, review.lines[1].id);
+    let marked = mark(&host, m.id, first, " budget ", Some("70M")).await.expect("mark").into_inner();
+    assert_eq!(marked.fact_candidate.as_ref().map(|c| c.key.as_str()), Some("budget"));
+    mark(&host, m.id, second, "Launch", None).await.expect("mark");
+    let review = get(&host, m.id).await;
+    assert_eq!(review.revision.get(), 3, "each mark is part of what reviewers approve");
+    approve(&host, m.id, review.revision).await.expect("approve");
+    host.client.merge_review().meeting_id(m.id).body(at(review.revision)).send().await.expect("merge");
+    let lines = get(&host, m.id).await.lines;
+    let branch_id = lines[0].branch_id.expect("a branch for the existing fact");
+    assert_eq!(lines[0].fact_id, Some(budget.id));
+    let branch = host.client.get_branch().branch_id(branch_id).send().await.expect("branch").into_inner();
+    assert_eq!((branch.proposed_value.as_str(), branch.base_version.get(), branch.meeting_id), ("70M", 1, Some(m.id)));
+    let launch = host.client.get_fact().fact_id(lines[1].fact_id.expect("a new fact")).send().await.expect("fact").into_inner();
+    assert_eq!((launch.key.as_str(), launch.value.as_str(), launch.source_meeting_id), ("Launch", "Launch in May", Some(m.id)));
+    let history = host.client.list_fact_history().fact_id(launch.id).send().await.expect("history").into_inner().items;
+    assert_eq!(history[0].meeting_id, Some(m.id), "the first entry names the meeting");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_line_is_marked_once_and_a_key_by_one_line_only() {
+    let app = TestApp::spawn().await;
+    let (host, m, review, _) = candidate_review(&app).await;
+    let (first, second) = (review.lines[0].id, review.lines[1].id);
+    mark(&host, m.id, second, "Launch", None).await.expect("mark");
+    expect_error(mark(&host, m.id, second, "Other", None).await, 409, "already_exists");
+    let error = expect_error(mark(&host, m.id, first, "LAUNCH", None).await, 409, "already_exists");
+    assert_eq!(error.details["line_id"], second.to_string());
+    host.client.unmark_fact_candidate().meeting_id(m.id).line_id(second).send().await.expect("unmark");
+    expect_error(host.client.unmark_fact_candidate().meeting_id(m.id).line_id(second).send().await, 404, "not_found");
+    mark(&host, m.id, first, "Launch", None).await.expect("the key is free again");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_candidate_for_an_archived_fact_fails_the_whole_merge() {
+    let app = TestApp::spawn().await;
+    let (host, m, review, budget) = candidate_review(&app).await;
+    mark(&host, m.id, review.lines[0].id, "Budget", Some("70M")).await.expect("mark");
+    mark(&host, m.id, review.lines[1].id, "Launch", None).await.expect("mark");
+    let review = get(&host, m.id).await;
+    approve(&host, m.id, review.revision).await.expect("approve");
+    host.client.delete_fact().fact_id(budget.id).send().await.expect("archive");
+    let error = expect_error(host.client.merge_review().meeting_id(m.id).body(at(review.revision)).send().await, 409, "conflict");
+    assert_eq!(error.details["line_id"], review.lines[0].id.to_string());
+    assert_eq!(get(&host, m.id).await.status, ReviewStatus::Approved, "nothing merged");
+    let team = m.team_id.expect("team");
+    let facts = host.client.list_facts().team_id(team).include_archived(true).send().await.expect("facts").into_inner();
+    assert_eq!(facts.items.iter().map(|f| f.key.as_str()).collect::<Vec<_>>(), ["Budget"], "no Launch fact was left behind");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn marking_needs_a_team_meeting_under_review() {
+    let app = TestApp::spawn().await;
+    let host = app.register("Host").await;
+    let (m, review) = in_review(&host, &[], &[]).await;
+    let error = expect_error(mark(&host, m.id, review.lines[0].id, "Key", None).await, 409, "conflict");
+    assert_eq!(error.details["field"], "team_id");
+}

@@ -37,6 +37,8 @@ pub enum ReviewEventKind {
     ApprovalWithdrawn,
     /// Approvals no longer match the revision.
     ApprovalStale,
+    /// A line was marked as a fact candidate, or the mark taken back.
+    FactCandidateChanged,
 }
 
 impl ReviewEventKind {
@@ -56,6 +58,7 @@ impl ReviewEventKind {
             Self::ApprovalGiven => "approval-given",
             Self::ApprovalWithdrawn => "approval-withdrawn",
             Self::ApprovalStale => "approval-stale",
+            Self::FactCandidateChanged => "fact-candidate-changed",
         }
     }
 }

@@ -55,6 +55,42 @@ pub struct LineRecord {
     pub comment_count: i64,
     /// Suggestions pending.
     pub pending_suggestion_count: i64,
+    /// Its fact candidate, if marked.
+    pub candidate: Option<CandidateRecord>,
+    /// Once merged: the fact the candidate became or was proposed for.
+    pub fact_id: Option<Uuid>,
+    /// Once merged: the branch opened on an existing fact.
+    pub branch_id: Option<Uuid>,
+}
+
+/// A line's fact candidate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CandidateRecord {
+    /// The fact's key.
+    pub key: String,
+    /// Its value.
+    pub value: String,
+    /// For a new fact.
+    pub category: Option<String>,
+    /// For a new fact.
+    pub project_id: Option<Uuid>,
+    /// Who marked it.
+    pub marked_by: UserRef,
+    /// When.
+    pub marked_at: DateTime<Utc>,
+}
+
+/// What a reviewer marks a line as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CandidateMark {
+    /// Trimmed key.
+    pub key: String,
+    /// The value, or `None` for the line's content.
+    pub value: Option<String>,
+    /// For a new fact.
+    pub category: Option<String>,
+    /// For a new fact.
+    pub project_id: Option<Uuid>,
 }
 
 /// One comment.
@@ -165,6 +201,24 @@ pub enum ReviewFailure {
     /// A suggestion that would not change the line.
     #[error("the line already reads so")]
     Unchanged,
+    /// Fact candidates need the meeting to belong to a team.
+    #[error("the meeting belongs to no team, so it has no Ground Truth to add to")]
+    NoTeam,
+    /// The line is marked already, or another line (named) proposes the key.
+    #[error("already marked")]
+    CandidateTaken(Option<Uuid>),
+    /// The line is longer than a fact's value may be and no value was given.
+    #[error("the line is longer than a fact's value may be: give `value`")]
+    CandidateTooLong,
+    /// The project named is not one of the team's.
+    #[error("no project of the meeting's team has this id")]
+    UnknownProject,
+    /// The line has no candidate to take back.
+    #[error("the line is not marked")]
+    NotMarked,
+    /// A candidate's fact is archived (the line named), so the merge cannot propose to it.
+    #[error("the fact a candidate proposes a value for is archived")]
+    CandidateArchived(Uuid),
 }
 
 /// Storage of reviews.
@@ -216,4 +270,8 @@ pub trait ReviewStore: Send + Sync + 'static {
     async fn resolve(&self, act: Act, suggestion: Uuid, accept: bool) -> Result<SuggestionRecord, ReviewFailure>;
     /// The author withdraws.
     async fn withdraw_suggestion(&self, act: Act, suggestion: Uuid) -> Result<SuggestionRecord, ReviewFailure>;
+    /// Marks a line as a fact candidate (the revision rises).
+    async fn mark_candidate(&self, act: Act, line: Uuid, mark: CandidateMark) -> Result<LineRecord, ReviewFailure>;
+    /// Takes a line's candidate back (the revision rises).
+    async fn unmark_candidate(&self, act: Act, line: Uuid) -> Result<LineRecord, ReviewFailure>;
 }

@@ -11,8 +11,9 @@ use mit_api::server::models::SuggestionResolution;
 use mit_api::server::models::{ReviewApprovalResult, ReviewCommentPage, ReviewLinePage, ReviewSuggestionPage, ReviewerApprovalPage};
 use mit_api::server::ops::{
     approve_review, cast_suggestion_vote, close_review, create_line_comment, create_line_suggestion, create_review, delete_review_comment,
-    get_review, list_line_comments, list_line_suggestions, list_review_approvals, list_review_lines, merge_review, reopen_review,
-    replace_review_content, resolve_suggestion, submit_review, update_review_comment, withdraw_review_approval, withdraw_suggestion,
+    get_review, list_line_comments, list_line_suggestions, list_review_approvals, list_review_lines, mark_fact_candidate, merge_review,
+    reopen_review, replace_review_content, resolve_suggestion, submit_review, unmark_fact_candidate, update_review_comment,
+    withdraw_review_approval, withdraw_suggestion,
 };
 use mit_api::server::runtime::Json;
 use uuid::Uuid;
@@ -20,7 +21,7 @@ use uuid::Uuid;
 use crate::error::{ApiResult, DomainError};
 use crate::paging::PageRequest;
 use crate::ports::meetings::MeetingView;
-use crate::ports::review::{Act, ReviewRecord};
+use crate::ports::review::{Act, CandidateMark, ReviewRecord};
 use crate::{Caller, Mit};
 use lines::NotesRefusal;
 use models::{approval_summary, comment_model, line_model, review_model, reviewer_model, suggestion_model};
@@ -224,6 +225,22 @@ impl ReviewApi for Mit {
         Ok(resolve_suggestion::Response::Ok(Json(suggestion_model(suggestion))))
     }
 
+    async fn mark_fact_candidate(
+        &self,
+        caller: &Caller,
+        request: mark_fact_candidate::Request,
+    ) -> ApiResult<mark_fact_candidate::Response> {
+        self.mark_candidate(caller, request).await
+    }
+
+    async fn unmark_fact_candidate(
+        &self,
+        caller: &Caller,
+        request: unmark_fact_candidate::Request,
+    ) -> ApiResult<unmark_fact_candidate::Response> {
+        self.unmark_candidate(caller, request).await
+    }
+
     async fn withdraw_suggestion(
         &self,
         caller: &Caller,
@@ -236,6 +253,26 @@ impl ReviewApi for Mit {
 }
 
 impl Mit {
+    async fn mark_candidate(&self, caller: &Caller, request: mark_fact_candidate::Request) -> ApiResult<mark_fact_candidate::Response> {
+        let act = self.review_act(request.meeting_id, caller).await?.0;
+        let body = request.body;
+        let key = crate::knowledge::rules::normalise_key(&body.key)
+            .ok_or_else(|| DomainError::invalid("key", "a key is more than white space"))?;
+        let mark = CandidateMark { key, value: body.value, category: body.category, project_id: body.project_id };
+        let line = self.ports.review.mark_candidate(act, request.line_id, mark).await.map_err(DomainError::from)?;
+        Ok(mark_fact_candidate::Response::Ok(Json(line_model(line))))
+    }
+
+    async fn unmark_candidate(
+        &self,
+        caller: &Caller,
+        request: unmark_fact_candidate::Request,
+    ) -> ApiResult<unmark_fact_candidate::Response> {
+        let act = self.review_act(request.meeting_id, caller).await?.0;
+        let line = self.ports.review.unmark_candidate(act, request.line_id).await.map_err(DomainError::from)?;
+        Ok(unmark_fact_candidate::Response::Ok(Json(line_model(line))))
+    }
+
     /// The act of a caller who can see the meeting; who may do what is decided in the store's
     /// transaction.
     async fn review_act(&self, meeting: Uuid, caller: &Caller) -> Result<(Act, MeetingView), DomainError> {

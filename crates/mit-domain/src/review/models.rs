@@ -2,7 +2,8 @@
 //! domain's errors.
 
 use mit_api::server::models::{
-    Review, ReviewApprovalSummary, ReviewComment, ReviewLine, ReviewStatus, ReviewSuggestion, ReviewerApproval, SuggestionVote,
+    FactCandidate, Review, ReviewApprovalSummary, ReviewComment, ReviewLine, ReviewStatus, ReviewSuggestion, ReviewerApproval,
+    SuggestionVote,
 };
 
 use super::rules::{Refusal, ReviewState};
@@ -63,8 +64,16 @@ pub(super) fn line_model(line: LineRecord) -> ReviewLine {
         original_content: line.original_content,
         comment_count: line.comment_count,
         pending_suggestion_count: line.pending_suggestion_count,
-        fact_id: None,
-        branch_id: None,
+        fact_candidate: line.candidate.map(|c| FactCandidate {
+            key: c.key,
+            value: c.value,
+            category: c.category,
+            project_id: c.project_id,
+            marked_by: user_ref_model(c.marked_by),
+            marked_at: c.marked_at,
+        }),
+        fact_id: line.fact_id,
+        branch_id: line.branch_id,
     }
 }
 
@@ -139,6 +148,26 @@ impl From<ReviewFailure> for DomainError {
             ReviewFailure::Unchanged => {
                 DomainError::Conflict { code: "conflict", message, details: vec![("field", "suggested_text".into())] }
             }
+            ReviewFailure::NoTeam => DomainError::Conflict { code: "conflict", message, details: vec![("field", "team_id".into())] },
+            ReviewFailure::CandidateTaken(other) => DomainError::Conflict {
+                code: "already_exists",
+                message: if other.is_some() {
+                    "another line of this review proposes this key".into()
+                } else {
+                    "the line is marked already".into()
+                },
+                details: other.map(|line| ("line_id", line.to_string().into())).into_iter().collect(),
+            },
+            ReviewFailure::CandidateTooLong => {
+                DomainError::Conflict { code: "conflict", message, details: vec![("field", "value".into())] }
+            }
+            ReviewFailure::UnknownProject => DomainError::unknown("project_id", message),
+            ReviewFailure::NotMarked => DomainError::NotFound("fact candidate"),
+            ReviewFailure::CandidateArchived(line) => DomainError::Conflict {
+                code: "conflict",
+                message,
+                details: vec![("line_id", line.to_string().into()), ("current", "archived".into())],
+            },
         }
     }
 }

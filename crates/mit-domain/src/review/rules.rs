@@ -285,6 +285,12 @@ pub fn suggest(state: &ReviewState, actor: Uuid) -> Result<(), Refusal> {
     state.require_phase(&[Phase::InReview])
 }
 
+/// Checks `actor` may mark a line as a fact candidate, or take a mark back.
+pub fn mark_candidate(state: &ReviewState, actor: Uuid) -> Result<(), Refusal> {
+    state.require_reviewer(actor)?;
+    state.require_phase(&[Phase::InReview])
+}
+
 /// A pending suggestion and the line it is on, read with the review locked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SuggestionState {

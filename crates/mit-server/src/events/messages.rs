@@ -153,7 +153,7 @@ mod contract {
             .collect()
     }
 
-    const KINDS: [ReviewEventKind; 13] = [
+    const KINDS: [ReviewEventKind; 14] = [
         ReviewEventKind::ReviewCreated,
         ReviewEventKind::ContentReplaced,
         ReviewEventKind::StatusChanged,
@@ -167,6 +167,7 @@ mod contract {
         ReviewEventKind::ApprovalGiven,
         ReviewEventKind::ApprovalWithdrawn,
         ReviewEventKind::ApprovalStale,
+        ReviewEventKind::FactCandidateChanged,
     ];
 
     fn every_server_message() -> Vec<String> {

@@ -27,20 +27,21 @@ use crate::storage::rows::parse_enum;
 use crate::storage::teams::to_diesel;
 use crate::storage::{PgStore, store_error};
 
+/// A fact as branch writers read it, its row locked.
 #[derive(QueryableByName)]
-struct FactHead {
+pub(in crate::storage) struct FactHead {
     #[diesel(sql_type = SqlUuid)]
-    id: Uuid,
+    pub id: Uuid,
     #[diesel(sql_type = SqlUuid)]
-    team_id: Uuid,
+    pub team_id: Uuid,
     #[diesel(sql_type = Text)]
     key: String,
     #[diesel(sql_type = Text)]
-    value: String,
+    pub value: String,
     #[diesel(sql_type = Integer)]
     version: i32,
     #[diesel(sql_type = Nullable<Timestamptz>)]
-    archived_at: Option<DateTime<Utc>>,
+    pub archived_at: Option<DateTime<Utc>>,
 }
 
 #[derive(QueryableByName)]
@@ -232,6 +233,50 @@ async fn fact_head(conn: &mut AsyncPgConnection, fact: Uuid) -> QueryResult<Opti
         .optional()
 }
 
+/// The team's fact with this key (case-insensitively), its row locked.
+pub(in crate::storage) async fn fact_with_key(conn: &mut AsyncPgConnection, team: Uuid, key: &str) -> QueryResult<Option<FactHead>> {
+    diesel::sql_query(
+        "SELECT id, team_id, key, value, version, archived_at FROM facts WHERE team_id = $1 AND lower(key) = lower($2) FOR UPDATE",
+    )
+    .bind::<SqlUuid, _>(team)
+    .bind::<Text, _>(key)
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+/// Opens a branch on the locked `fact` against its current value and announces it, in the
+/// caller's transaction; `meeting` is the meeting whose review proposed it.
+pub(in crate::storage) async fn insert_branch_in(
+    conn: &mut AsyncPgConnection,
+    fact: &FactHead,
+    branch: &NewBranch,
+    meeting: Option<Uuid>,
+) -> QueryResult<Uuid> {
+    let id = Uuid::now_v7();
+    diesel::sql_query(
+        "INSERT INTO branches (id, fact_id, team_id, title, proposed_value, base_value, base_version, reason, status, author_id,
+             created_at, updated_at, meeting_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $10, $11)",
+    )
+    .bind::<SqlUuid, _>(id)
+    .bind::<SqlUuid, _>(fact.id)
+    .bind::<SqlUuid, _>(fact.team_id)
+    .bind::<Text, _>(&branch.title)
+    .bind::<Text, _>(&branch.proposed_value)
+    .bind::<Text, _>(&fact.value)
+    .bind::<Integer, _>(fact.version)
+    .bind::<Text, _>(&branch.reason)
+    .bind::<SqlUuid, _>(branch.author)
+    .bind::<Timestamptz, _>(branch.now)
+    .bind::<Nullable<SqlUuid>, _>(meeting)
+    .execute(conn)
+    .await?;
+    let event = KnowledgeEvent::branch(KnowledgeEventKind::BranchCreated, fact.team_id, fact.id, fact.version, id, BranchStatus::Open);
+    outbox::append(conn, &Topic::Knowledge(fact.team_id), &event, branch.author).await?;
+    Ok(id)
+}
+
 async fn record(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<BranchRecord>> {
     let row: Option<BranchRow> =
         diesel::sql_query(format!("{BRANCH_COLUMNS} WHERE b.id = $1")).bind::<SqlUuid, _>(id).get_result(conn).await.optional()?;
@@ -360,27 +405,7 @@ impl PgStore {
             if fact.value == branch.proposed_value {
                 return Ok(BranchWrite::SameValue);
             }
-            let id = Uuid::now_v7();
-            diesel::sql_query(
-                "INSERT INTO branches (id, fact_id, team_id, title, proposed_value, base_value, base_version, reason, status, author_id,
-                     created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $10)",
-            )
-            .bind::<SqlUuid, _>(id)
-            .bind::<SqlUuid, _>(fact.id)
-            .bind::<SqlUuid, _>(fact.team_id)
-            .bind::<Text, _>(&branch.title)
-            .bind::<Text, _>(&branch.proposed_value)
-            .bind::<Text, _>(&fact.value)
-            .bind::<Integer, _>(fact.version)
-            .bind::<Text, _>(&branch.reason)
-            .bind::<SqlUuid, _>(branch.author)
-            .bind::<Timestamptz, _>(branch.now)
-            .execute(conn)
-            .await?;
-            let event =
-                KnowledgeEvent::branch(KnowledgeEventKind::BranchCreated, fact.team_id, fact.id, fact.version, id, BranchStatus::Open);
-            outbox::append(conn, &Topic::Knowledge(fact.team_id), &event, branch.author).await?;
+            let id = insert_branch_in(conn, &fact, &branch, None).await?;
             Ok(record(conn, id).await?.map_or(BranchWrite::Missing, BranchWrite::Done))
         })
         .await
@@ -742,7 +767,8 @@ async fn merge(
         changes: &[],
         reason: Some(&head.reason),
         actor: head.author_id,
-        merge: Some(MergeNote { branch: act.branch, merged_by: act.actor, meeting: head.meeting_id, override_reason }),
+        meeting: head.meeting_id,
+        merge: Some(MergeNote { branch: act.branch, merged_by: act.actor, override_reason }),
         now: act.now,
     };
     append(conn, fact.id, &entry).await?;

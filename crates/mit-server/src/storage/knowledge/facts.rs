@@ -157,6 +157,51 @@ fn changes(current: &FactRow, edit: &FactEdit) -> Vec<FieldChange> {
     changes
 }
 
+/// Inserts a fact of `fact.team`, its first history entry and its event, in the caller's
+/// transaction; `false` when the team has the key already. `meeting` is the meeting whose review
+/// proposed it.
+pub(in crate::storage) async fn insert_fact_in(conn: &mut AsyncPgConnection, fact: &NewFact, meeting: Option<Uuid>) -> QueryResult<bool> {
+    // A concurrent insert of the same key makes this wait for it, then do nothing.
+    let inserted: Option<IdRow> = diesel::sql_query(
+        "INSERT INTO facts (id, team_id, key, value, category, project_id, created_by, created_at, updated_at, value_changed_at,
+                 source_meeting_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $9)
+             ON CONFLICT (team_id, lower(key)) DO NOTHING RETURNING id",
+    )
+    .bind::<SqlUuid, _>(fact.id)
+    .bind::<SqlUuid, _>(fact.team)
+    .bind::<Text, _>(&fact.key)
+    .bind::<Text, _>(&fact.value)
+    .bind::<Nullable<Text>, _>(&fact.category)
+    .bind::<Nullable<SqlUuid>, _>(fact.project)
+    .bind::<SqlUuid, _>(fact.creator)
+    .bind::<Timestamptz, _>(fact.now)
+    .bind::<Nullable<SqlUuid>, _>(meeting)
+    .get_result(conn)
+    .await
+    .optional()?;
+    if inserted.is_none() {
+        return Ok(false);
+    }
+    let entry = Entry {
+        kind: FactChangeKind::Created,
+        key: &fact.key,
+        version: 1,
+        previous_value: None,
+        new_value: &fact.value,
+        changes: &[],
+        reason: fact.reason.as_deref(),
+        actor: fact.creator,
+        meeting,
+        merge: None,
+        now: fact.now,
+    };
+    append(conn, fact.id, &entry).await?;
+    let event = KnowledgeEvent::fact(KnowledgeEventKind::FactCreated, fact.team, fact.id, 1);
+    outbox::append(conn, &Topic::Knowledge(fact.team), &event, fact.creator).await?;
+    Ok(true)
+}
+
 impl PgStore {
     pub(super) async fn list_facts(&self, team: Uuid, filter: FactFilter, page: PageRequest) -> Result<Page<FactRecord>, StoreError> {
         let mut conn = self.connection().await?;
@@ -203,41 +248,9 @@ impl PgStore {
             {
                 return Ok(KnowledgeWrite::UnknownProject);
             }
-            // A concurrent insert of the same key makes this wait for it, then do nothing.
-            let inserted: Option<IdRow> = diesel::sql_query(
-                "INSERT INTO facts (id, team_id, key, value, category, project_id, created_by, created_at, updated_at, value_changed_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)
-                 ON CONFLICT (team_id, lower(key)) DO NOTHING RETURNING id",
-            )
-            .bind::<SqlUuid, _>(fact.id)
-            .bind::<SqlUuid, _>(fact.team)
-            .bind::<Text, _>(&fact.key)
-            .bind::<Text, _>(&fact.value)
-            .bind::<Nullable<Text>, _>(&fact.category)
-            .bind::<Nullable<SqlUuid>, _>(fact.project)
-            .bind::<SqlUuid, _>(fact.creator)
-            .bind::<Timestamptz, _>(fact.now)
-            .get_result(conn)
-            .await
-            .optional()?;
-            if inserted.is_none() {
+            if !insert_fact_in(conn, &fact, None).await? {
                 return Ok(KnowledgeWrite::Taken(holder_of(conn, fact.team, &fact.key, fact.id).await?));
             }
-            let entry = Entry {
-                kind: FactChangeKind::Created,
-                key: &fact.key,
-                version: 1,
-                previous_value: None,
-                new_value: &fact.value,
-                changes: &[],
-                reason: fact.reason.as_deref(),
-                actor: fact.creator,
-                merge: None,
-                now: fact.now,
-            };
-            append(conn, fact.id, &entry).await?;
-            let event = KnowledgeEvent::fact(KnowledgeEventKind::FactCreated, fact.team, fact.id, 1);
-            outbox::append(conn, &Topic::Knowledge(fact.team), &event, fact.creator).await?;
             Ok(one(conn, fact.id, false).await?.map_or(KnowledgeWrite::Missing, |row| KnowledgeWrite::Done(row.into())))
         })
         .await
@@ -299,6 +312,7 @@ impl PgStore {
                     changes: &changed,
                     reason: None,
                     actor,
+                    meeting: None,
                     merge: None,
                     now,
                 };
@@ -338,6 +352,7 @@ impl PgStore {
                 changes: &[],
                 reason: None,
                 actor,
+                meeting: None,
                 merge: None,
                 now,
             };

@@ -33,6 +33,8 @@ pub struct Entry<'a> {
     pub reason: Option<&'a str>,
     /// Who.
     pub actor: Uuid,
+    /// The meeting the change came from.
+    pub meeting: Option<Uuid>,
     /// The merge that made a value change.
     pub merge: Option<MergeNote<'a>>,
     /// When.
@@ -45,8 +47,6 @@ pub struct MergeNote<'a> {
     pub branch: Uuid,
     /// Who merged it.
     pub merged_by: Uuid,
-    /// The meeting the value came from.
-    pub meeting: Option<Uuid>,
     /// An owner's reason to merge without the rule met.
     pub override_reason: Option<&'a str>,
 }
@@ -182,7 +182,7 @@ pub async fn append(conn: &mut AsyncPgConnection, fact: Uuid, entry: &Entry<'_>)
     .bind::<Timestamptz, _>(entry.now)
     .bind::<Nullable<SqlUuid>, _>(entry.merge.as_ref().map(|m| m.branch))
     .bind::<Nullable<SqlUuid>, _>(entry.merge.as_ref().map(|m| m.merged_by))
-    .bind::<Nullable<SqlUuid>, _>(entry.merge.as_ref().and_then(|m| m.meeting))
+    .bind::<Nullable<SqlUuid>, _>(entry.meeting)
     .bind::<Nullable<Text>, _>(entry.merge.as_ref().and_then(|m| m.override_reason))
     .execute(conn)
     .await?;

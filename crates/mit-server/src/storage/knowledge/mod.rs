@@ -3,8 +3,8 @@
 //! write is refused) or waits for the write; keys and project names are unique per team in the
 //! database, not only in code.
 
-mod branches;
-mod facts;
+pub(in crate::storage) mod branches;
+pub(in crate::storage) mod facts;
 mod history;
 mod projects;
 

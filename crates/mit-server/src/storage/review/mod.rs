@@ -3,6 +3,7 @@
 //! events to the outbox ([`super::outbox::append`]), so a change and its announcement commit
 //! together and concurrent writers of one review queue on one row.
 
+mod candidates;
 mod comments;
 pub mod reviewers;
 mod state;
@@ -20,7 +21,7 @@ use mit_domain::paging::{Page, PageRequest};
 use mit_domain::ports::StoreError;
 use mit_domain::ports::people::UserRef;
 use mit_domain::ports::review::{
-    Act, CommentRecord, LineRecord, ReviewFailure, ReviewRecord, ReviewStore, ReviewerRecord, SuggestionRecord,
+    Act, CandidateMark, CommentRecord, LineRecord, ReviewFailure, ReviewRecord, ReviewStore, ReviewerRecord, SuggestionRecord,
 };
 use mit_domain::review::rules::{self, Refusal, ReviewState, Transition};
 use uuid::Uuid;
@@ -254,6 +255,9 @@ impl ReviewStore for PgStore {
                     .bind::<SqlUuid, _>(act.actor)
                     .execute(conn)
                     .await?;
+                if let Transition::Merge { .. } = request {
+                    candidates::apply(conn, act, row.id).await?;
+                }
                 let (row, after) = reread(conn, act.meeting).await?;
                 Announce::new(act, &row, &before).commit(conn, &after).await?;
                 Ok(row)
@@ -432,6 +436,24 @@ impl ReviewStore for PgStore {
         self.connection()
             .await?
             .transaction(async |conn| suggestions::withdraw(conn, act, suggestion).await)
+            .await
+            .map_err(TxError::into_failure)
+            .inspect(|_| self.outbox_written.notify_one())
+    }
+
+    async fn mark_candidate(&self, act: Act, line: Uuid, mark: CandidateMark) -> Result<LineRecord, ReviewFailure> {
+        self.connection()
+            .await?
+            .transaction(async |conn| candidates::mark(conn, act, line, mark).await)
+            .await
+            .map_err(TxError::into_failure)
+            .inspect(|_| self.outbox_written.notify_one())
+    }
+
+    async fn unmark_candidate(&self, act: Act, line: Uuid) -> Result<LineRecord, ReviewFailure> {
+        self.connection()
+            .await?
+            .transaction(async |conn| candidates::unmark(conn, act, line).await)
             .await
             .map_err(TxError::into_failure)
             .inspect(|_| self.outbox_written.notify_one())

@@ -6,7 +6,7 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz, Uuid as Sq
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use mit_domain::paging::{Page, PageRequest};
 use mit_domain::ports::people::UserRef;
-use mit_domain::ports::review::{LineRecord, ReviewRecord};
+use mit_domain::ports::review::{CandidateRecord, LineRecord, ReviewRecord};
 use mit_domain::review::rules::{Approval, Phase, ReviewState};
 use uuid::Uuid;
 
@@ -95,6 +95,26 @@ struct LineRow {
     comment_count: i64,
     #[diesel(sql_type = BigInt)]
     pending_suggestion_count: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    candidate_key: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    candidate_value: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    candidate_category: Option<String>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    candidate_project: Option<Uuid>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    marker_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<Text>)]
+    marker_name: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    marker_avatar: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    marked_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    candidate_fact: Option<Uuid>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    candidate_branch: Option<Uuid>,
 }
 
 const REVIEW_COLUMNS: &str = "SELECT id, meeting_id, phase, revision FROM reviews WHERE meeting_id = $1";
@@ -145,8 +165,12 @@ pub async fn state(conn: &mut AsyncPgConnection, row: &ReviewRow) -> Result<Revi
 
 /// Lines with their counts, grouped once per review rather than counted per line.
 const LINE_COLUMNS: &str = "SELECT l.id, l.line_number, l.content, l.original_content,
-        COALESCE(c.n, 0) AS comment_count, COALESCE(s.n, 0) AS pending_suggestion_count
+        COALESCE(c.n, 0) AS comment_count, COALESCE(s.n, 0) AS pending_suggestion_count,
+        fc.key AS candidate_key, fc.value AS candidate_value, fc.category AS candidate_category,
+        fc.project_id AS candidate_project, mu.id AS marker_id, mu.name AS marker_name, mu.avatar_url AS marker_avatar,
+        fc.marked_at, fc.fact_id AS candidate_fact, fc.branch_id AS candidate_branch
      FROM review_lines l
+     LEFT JOIN review_fact_candidates fc ON fc.line_id = l.id LEFT JOIN users mu ON mu.id = fc.marked_by
      LEFT JOIN (SELECT line_id, count(*) AS n FROM review_comments
                 WHERE review_id = $1 AND deleted_at IS NULL GROUP BY line_id) c ON c.line_id = l.id
      LEFT JOIN (SELECT line_id, count(*) AS n FROM review_suggestions
@@ -154,6 +178,17 @@ const LINE_COLUMNS: &str = "SELECT l.id, l.line_number, l.content, l.original_co
      WHERE l.review_id = $1";
 
 fn line_record(row: LineRow) -> LineRecord {
+    let candidate = match (row.candidate_key, row.candidate_value, row.marker_id, row.marked_at) {
+        (Some(key), Some(value), Some(marker), Some(marked_at)) => Some(CandidateRecord {
+            key,
+            value,
+            category: row.candidate_category,
+            project_id: row.candidate_project,
+            marked_by: UserRef { id: marker, name: row.marker_name.unwrap_or_default(), avatar_url: row.marker_avatar },
+            marked_at,
+        }),
+        _ => None,
+    };
     LineRecord {
         id: row.id,
         line_number: row.line_number,
@@ -161,7 +196,21 @@ fn line_record(row: LineRow) -> LineRecord {
         original_content: row.original_content,
         comment_count: row.comment_count,
         pending_suggestion_count: row.pending_suggestion_count,
+        candidate,
+        fact_id: row.candidate_fact,
+        branch_id: row.candidate_branch,
     }
+}
+
+/// One line of the review, with its counts and candidate.
+pub async fn line(conn: &mut AsyncPgConnection, review: Uuid, line: Uuid) -> QueryResult<Option<LineRecord>> {
+    let row: Option<LineRow> = diesel::sql_query(format!("{LINE_COLUMNS} AND l.id = $2"))
+        .bind::<SqlUuid, _>(review)
+        .bind::<SqlUuid, _>(line)
+        .get_result(conn)
+        .await
+        .optional()?;
+    Ok(row.map(line_record))
 }
 
 /// A page of the review's lines, in order.

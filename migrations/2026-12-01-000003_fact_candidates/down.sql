@@ -1,0 +1,1 @@
+DROP TABLE review_fact_candidates;
