@@ -2,6 +2,7 @@
 //! rates and latency percentiles printed as a table, with the machine's core count.
 
 mod http_seed;
+mod knowledge;
 mod rest;
 mod review;
 mod server;
@@ -40,6 +41,15 @@ pub enum BenchCommand {
         #[arg(long)]
         profile: bool,
     },
+    /// Search, list, history and "as of" reads over 100,000 facts, and merges racing on hot facts.
+    Knowledge {
+        /// Seconds per scenario.
+        #[arg(long, default_value_t = 15)]
+        seconds: u32,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 64)]
+        connections: u32,
+    },
     /// Reviewers commenting, suggesting and voting on one review while event sockets listen.
     Review {
         /// Reviewers acting at once (the host included).
@@ -64,6 +74,7 @@ pub fn run_bench(command: BenchCommand) -> Result<()> {
         BenchCommand::Sfu { publishers, subscribers, seconds, compare_recording, profile } => {
             sfu::run_sfu(sfu::SfuRun { publishers, subscribers, seconds, compare_recording, profile })
         }
+        BenchCommand::Knowledge { seconds, connections } => knowledge::run_knowledge(seconds, connections),
         BenchCommand::Review { reviewers, listeners, lines, seconds } => {
             review::run_review(review::ReviewRun { reviewers, listeners, lines, seconds })
         }

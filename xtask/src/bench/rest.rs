@@ -16,14 +16,16 @@ use crate::test_cmd::scratch_dir;
 use crate::tools::{POSTGRESQL, Package, ensure_packages};
 use crate::workspace_root;
 
-const WRK: Package = Package { name: "wrk", provides: "wrk" };
+pub(super) const WRK: Package = Package { name: "wrk", provides: "wrk" };
 const USERS: usize = 64;
 const MEETINGS_PER_USER: usize = 25;
 
 /// One wrk scenario.
-struct Scenario {
-    name: &'static str,
-    script: String,
+pub(super) struct Scenario {
+    /// Its name in the table.
+    pub name: &'static str,
+    /// The Lua script.
+    pub script: String,
 }
 
 /// Builds, seeds, runs every scenario, prints the table.
@@ -81,7 +83,7 @@ fn seed(base: &str) -> Result<(Vec<Seeded>, SeededMeetings)> {
 }
 
 /// A Lua table literal of strings.
-fn lua_list(items: impl Iterator<Item = String>) -> String {
+pub(super) fn lua_list(items: impl Iterator<Item = String>) -> String {
     format!("{{{}}}", items.map(|s| format!("{s:?}")).collect::<Vec<_>>().join(","))
 }
 
@@ -120,14 +122,20 @@ fn scenarios(users: &[Seeded], meetings: &[(usize, String)]) -> Vec<Scenario> {
     ]
 }
 
-struct Report {
-    rate: f64,
-    p50: String,
-    p99: String,
-    errors: u64,
+/// What wrk measured.
+pub(super) struct Report {
+    /// Requests per second.
+    pub rate: f64,
+    /// Median latency.
+    pub p50: String,
+    /// 99th percentile.
+    pub p99: String,
+    /// Non-2xx answers.
+    pub errors: u64,
 }
 
-fn wrk(base: &str, script: &Path, seconds: u32, connections: u32) -> Result<Report> {
+/// Runs wrk with `script` against `base`.
+pub(super) fn wrk(base: &str, script: &Path, seconds: u32, connections: u32) -> Result<Report> {
     let text = output(
         Command::new("wrk")
             .args(["-t", &cores().max(1).to_string(), "-c", &connections.to_string(), "-d", &format!("{seconds}s"), "--latency", "-s"])
