@@ -34,7 +34,10 @@ pub fn run_knowledge(seconds: u32, connections: u32) -> Result<()> {
     let server = ReleaseServer::start(&url, &[("DATABASE_POOL_SIZE", "32")])?;
     let owner = register(&server.base_url, "bench-owner")?;
     let admin = register(&server.base_url, "bench-admin")?;
-    let team = post(&server.base_url, "/api/v1/teams", Some(&owner.token), &json!({"name": "Bench"}))?["id"].as_str().unwrap_or_default().to_string();
+    let team = post(&server.base_url, "/api/v1/teams", Some(&owner.token), &json!({"name": "Bench"}))?["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     post(&server.base_url, &format!("/api/v1/teams/{team}/members"), Some(&owner.token), &json!({"email": admin.email, "role": "admin"}))?;
     eprintln!("seeding {FACTS} facts with {HISTORY_PER_FACT} history entries each");
     psql(&url, &seed_sql(&team, &owner.id, &admin.id))?;
@@ -91,7 +94,11 @@ fn scenarios(team: &str, token: &str, facts: &[String], branches: &[String]) -> 
     let branch_ids = lua_list(branches.iter().cloned());
     let auth = format!("{{['Authorization'] = 'Bearer {token}'}}");
     let rotate = "counter = 0\nfunction next_index(n) counter = counter + 1; return (counter % n) + 1 end\n";
-    let get = |path: String| format!("{rotate}ids = {ids}\nrequest = function()\n  local id = ids[next_index(#ids)]\n  return wrk.format('GET', {path}, {auth})\nend\n");
+    let get = |path: String| {
+        format!(
+            "{rotate}ids = {ids}\nrequest = function()\n  local id = ids[next_index(#ids)]\n  return wrk.format('GET', {path}, {auth})\nend\n"
+        )
+    };
     vec![
         Scenario {
             name: "search facts",
