@@ -32,6 +32,8 @@ CREATE TABLE facts (
     archived_by uuid REFERENCES users (id)
 );
 CREATE UNIQUE INDEX facts_key_per_team ON facts (team_id, lower(key));
+-- Lists page through a team's facts in key order; this serves the order (and `LIMIT`) directly.
+CREATE INDEX facts_in_key_order ON facts (team_id, lower(key), id);
 CREATE INDEX facts_by_project ON facts (project_id) WHERE project_id IS NOT NULL;
 CREATE INDEX facts_search ON facts USING gin ((key || ' ' || value) gin_trgm_ops);
 
@@ -49,6 +51,7 @@ CREATE TABLE branches (
     status text NOT NULL CHECK (status IN ('open', 'merged', 'closed')),
     author_id uuid NOT NULL REFERENCES users (id),
     meeting_id uuid REFERENCES meetings (id) ON DELETE SET NULL,
+    review_line_id uuid REFERENCES review_lines (id) ON DELETE SET NULL,
     merged_at timestamptz,
     merged_by uuid REFERENCES users (id),
     closed_at timestamptz,
@@ -109,6 +112,7 @@ CREATE TABLE fact_history (
     changed_by uuid NOT NULL REFERENCES users (id),
     meeting_id uuid REFERENCES meetings (id) ON DELETE SET NULL,
     branch_id uuid REFERENCES branches (id) ON DELETE SET NULL,
+    review_line_id uuid REFERENCES review_lines (id) ON DELETE SET NULL,
     merged_by uuid REFERENCES users (id),
     override_reason text,
     created_at timestamptz NOT NULL,

@@ -4,9 +4,7 @@
 //! never deleted, and keep their keys taken.
 
 use std::collections::HashSet;
-use std::future::Future;
 use std::num::NonZeroU32;
-use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use mit_client::types::{self, FactChangeKind, FactDiffOp, TeamRole};
@@ -15,7 +13,7 @@ use mit_tests::{TestApp, TestUser};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::{expect_error, expect_raw_error, http};
+use crate::{expect_error, expect_raw_error, http, race};
 
 /// Rounds per race: enough to hit both orders many times on two cores.
 const ROUNDS: usize = 20;
@@ -64,28 +62,6 @@ async fn set_role(owner: &TestUser, team: Uuid, who: Uuid, role: TeamRole) -> Ap
 
 fn n(value: u32) -> NonZeroU32 {
     NonZeroU32::new(value).expect("not zero")
-}
-
-/// Runs two requests at the same moment on separate tasks: each waits at a barrier first, so
-/// neither has a head start from being spawned earlier.
-async fn race<A, B>(a: A, b: B) -> (A::Output, B::Output)
-where
-    A: Future + Send + 'static,
-    A::Output: Send + 'static,
-    B: Future + Send + 'static,
-    B::Output: Send + 'static,
-{
-    let barrier = Arc::new(tokio::sync::Barrier::new(2));
-    let (first, second) = (barrier.clone(), barrier);
-    let a = tokio::spawn(async move {
-        first.wait().await;
-        a.await
-    });
-    let b = tokio::spawn(async move {
-        second.wait().await;
-        b.await
-    });
-    (a.await.expect("task a"), b.await.expect("task b"))
 }
 
 // Projects.

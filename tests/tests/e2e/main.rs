@@ -24,6 +24,9 @@ mod teams;
 mod tokens;
 mod users;
 
+use std::future::Future;
+use std::sync::Arc;
+
 use mit_client::Error;
 use mit_client::types::ErrorResponse;
 use reqwest::StatusCode;
@@ -56,4 +59,26 @@ async fn expect_raw_error(response: reqwest::Response, status: u16, code: &str) 
 /// A plain HTTP client for requests the typed client refuses to make.
 fn http() -> reqwest::Client {
     reqwest::Client::new()
+}
+
+/// Runs two requests at the same moment on separate tasks: each waits at a barrier first, so
+/// neither has a head start from being spawned earlier.
+pub(crate) async fn race<A, B>(a: A, b: B) -> (A::Output, B::Output)
+where
+    A: Future + Send + 'static,
+    A::Output: Send + 'static,
+    B: Future + Send + 'static,
+    B::Output: Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(2));
+    let (first, second) = (barrier.clone(), barrier);
+    let a = tokio::spawn(async move {
+        first.wait().await;
+        a.await
+    });
+    let b = tokio::spawn(async move {
+        second.wait().await;
+        b.await
+    });
+    (a.await.expect("task a"), b.await.expect("task b"))
 }

@@ -2,9 +2,7 @@
 //! Reviewers are the hosts and the participants who entered the room; the review is `approved`
 //! exactly when all of them approved the current revision and nothing is pending.
 
-use std::future::Future;
 use std::num::NonZeroU64;
-use std::sync::Arc;
 use std::time::Duration;
 
 use mit_client::types::{
@@ -15,8 +13,8 @@ use mit_tests::room::RoomClient;
 use mit_tests::{TestApp, TestUser};
 use serde_json::json;
 
-use crate::expect_error;
 use crate::meetings::{meeting, team_meeting};
+use crate::{expect_error, race};
 
 /// Three lines; suggestions in these tests rewrite the second.
 const MINUTES: &str = "# Minutes\n- Ship on Friday\n- Ana writes the release notes";
@@ -232,28 +230,6 @@ fn expect_no_longer_pending<T: std::fmt::Debug>(result: ApiResult<T>, current: &
     let error = expect_error(result, 409, "invalid_state_transition");
     assert_eq!(error.details["current"].as_str(), Some(current), "{error:?}");
     assert!(error.details["requested"].is_string(), "{error:?}");
-}
-
-/// Runs two requests at the same moment on separate tasks: each waits at a barrier first, so
-/// neither has a head start from being spawned earlier.
-async fn race<A, B>(a: A, b: B) -> (A::Output, B::Output)
-where
-    A: Future + Send + 'static,
-    A::Output: Send + 'static,
-    B: Future + Send + 'static,
-    B::Output: Send + 'static,
-{
-    let barrier = Arc::new(tokio::sync::Barrier::new(2));
-    let (first, second) = (barrier.clone(), barrier);
-    let a = tokio::spawn(async move {
-        first.wait().await;
-        a.await
-    });
-    let b = tokio::spawn(async move {
-        second.wait().await;
-        b.await
-    });
-    (a.await.expect("task a"), b.await.expect("task b"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1271,7 +1247,12 @@ async fn marked_lines_become_facts_and_branches_when_the_review_merges() {
     let launch = host.client.get_fact().fact_id(lines[1].fact_id.expect("a new fact")).send().await.expect("fact").into_inner();
     assert_eq!((launch.key.as_str(), launch.value.as_str(), launch.source_meeting_id), ("Launch", "Launch in May", Some(m.id)));
     let history = host.client.list_fact_history().fact_id(launch.id).send().await.expect("history").into_inner().items;
-    assert_eq!(history[0].meeting_id, Some(m.id), "the first entry names the meeting");
+    assert_eq!(
+        (history[0].meeting_id, history[0].review_line_id),
+        (Some(m.id), Some(second)),
+        "the first entry names the meeting and line"
+    );
+    assert_eq!(branch.review_line_id, Some(first));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1312,4 +1293,25 @@ async fn marking_needs_a_team_meeting_under_review() {
     let (m, review) = in_review(&host, &[], &[]).await;
     let error = expect_error(mark(&host, m.id, review.lines[0].id, "Key", None).await, 409, "conflict");
     assert_eq!(error.details["field"], "team_id");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_lines_marking_one_key_at_once_make_one_mark() {
+    let app = TestApp::spawn().await;
+    for round in 0..20 {
+        let (host, m, review, _) = candidate_review(&app).await;
+        let (first, second) = (review.lines[0].id, review.lines[1].id);
+        let (a, b) = (host.client.clone(), host.client.clone());
+        let body = move || types::FactCandidateRequest::builder().key(format!("Key {round}"));
+        let (x, y) = race(async move { a.mark_fact_candidate().meeting_id(m.id).line_id(first).body(body()).send().await }, async move {
+            b.mark_fact_candidate().meeting_id(m.id).line_id(second).body(body()).send().await
+        })
+        .await;
+        let outcomes = [x.map(|_| ()), y.map(|_| ())];
+        assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "round {round}: one mark");
+        for outcome in outcomes.into_iter().filter(Result::is_err) {
+            expect_error(outcome, 409, "already_exists");
+        }
+        assert_eq!(get(&host, m.id).await.revision.get(), 2, "round {round}: the revision rose once");
+    }
 }

@@ -226,6 +226,7 @@ fn branch_model(branch: BranchRecord, viewer: Uuid) -> FactBranch {
         author: user_ref_model(branch.author),
         discussion_count: branch.discussion_count,
         meeting_id: branch.meeting_id,
+        review_line_id: branch.review_line_id,
         merged_at: branch.merged.as_ref().map(|(at, _)| *at),
         merged_by: branch.merged.map(|(_, by)| user_ref_model(by)),
         closed_at: branch.closed.as_ref().map(|(at, _)| *at),

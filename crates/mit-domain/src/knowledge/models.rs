@@ -53,6 +53,7 @@ pub(super) fn history_model(entry: HistoryRecord) -> FactHistoryEntry {
         changed_by: user_ref_model(entry.changed_by),
         merged_by: entry.merged_by.map(user_ref_model),
         branch_id: entry.branch_id,
+        review_line_id: entry.review_line_id,
         override_reason: entry.override_reason,
         meeting_id: entry.meeting_id,
         created_at: entry.created_at,

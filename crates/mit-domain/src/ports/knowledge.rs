@@ -120,6 +120,8 @@ pub struct HistoryRecord {
     pub meeting_id: Option<Uuid>,
     /// The branch a value change merged.
     pub branch_id: Option<Uuid>,
+    /// The review line the value came from.
+    pub review_line_id: Option<Uuid>,
     /// Who merged it.
     pub merged_by: Option<UserRef>,
     /// An owner's reason to merge without the rule met.
@@ -307,6 +309,8 @@ pub struct BranchRecord {
     pub author: UserRef,
     /// The meeting it came from.
     pub meeting_id: Option<Uuid>,
+    /// The review line that proposed it.
+    pub review_line_id: Option<Uuid>,
     /// Approvals, oldest first.
     pub approvals: Vec<BranchApprovalRecord>,
     /// Standing vetoes, oldest first.

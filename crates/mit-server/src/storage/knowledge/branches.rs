@@ -21,7 +21,7 @@ use uuid::Uuid;
 use mit_domain::events::Topic;
 use mit_domain::events::knowledge::{KnowledgeEvent, KnowledgeEventKind};
 
-use super::history::{Entry, MergeNote, append};
+use super::history::{Entry, MergeNote, Source, append};
 use crate::storage::outbox;
 use crate::storage::rows::parse_enum;
 use crate::storage::teams::to_diesel;
@@ -58,6 +58,8 @@ struct BranchHead {
     reason: String,
     #[diesel(sql_type = Nullable<SqlUuid>)]
     meeting_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    review_line_id: Option<Uuid>,
 }
 
 #[derive(QueryableByName)]
@@ -108,6 +110,8 @@ struct BranchRow {
     author_avatar: Option<String>,
     #[diesel(sql_type = Nullable<SqlUuid>)]
     meeting_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    review_line_id: Option<Uuid>,
     #[diesel(sql_type = BigInt)]
     discussion_count: i64,
     #[diesel(sql_type = Nullable<Timestamptz>)]
@@ -195,7 +199,7 @@ struct UserIdRow {
 
 const BRANCH_COLUMNS: &str = "SELECT b.id, b.fact_id, f.key AS fact_key, f.version AS fact_version, b.team_id, b.title,
         b.proposed_value, b.base_value, b.base_version, b.reason, b.status, a.id AS author_id, a.name AS author_name,
-        a.avatar_url AS author_avatar, b.meeting_id,
+        a.avatar_url AS author_avatar, b.meeting_id, b.review_line_id,
         (SELECT count(*) FROM branch_discussions d WHERE d.branch_id = b.id) AS discussion_count,
         b.merged_at, m.id AS merger_id, m.name AS merger_name, b.closed_at, c.id AS closer_id, c.name AS closer_name,
         b.created_at, b.updated_at
@@ -251,13 +255,13 @@ pub(in crate::storage) async fn insert_branch_in(
     conn: &mut AsyncPgConnection,
     fact: &FactHead,
     branch: &NewBranch,
-    meeting: Option<Uuid>,
+    source: Source,
 ) -> QueryResult<Uuid> {
     let id = Uuid::now_v7();
     diesel::sql_query(
         "INSERT INTO branches (id, fact_id, team_id, title, proposed_value, base_value, base_version, reason, status, author_id,
-             created_at, updated_at, meeting_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $10, $11)",
+             created_at, updated_at, meeting_id, review_line_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $10, $11, $12)",
     )
     .bind::<SqlUuid, _>(id)
     .bind::<SqlUuid, _>(fact.id)
@@ -269,7 +273,8 @@ pub(in crate::storage) async fn insert_branch_in(
     .bind::<Text, _>(&branch.reason)
     .bind::<SqlUuid, _>(branch.author)
     .bind::<Timestamptz, _>(branch.now)
-    .bind::<Nullable<SqlUuid>, _>(meeting)
+    .bind::<Nullable<SqlUuid>, _>(source.meeting)
+    .bind::<Nullable<SqlUuid>, _>(source.review_line)
     .execute(conn)
     .await?;
     let event = KnowledgeEvent::branch(KnowledgeEventKind::BranchCreated, fact.team_id, fact.id, fact.version, id, BranchStatus::Open);
@@ -322,6 +327,7 @@ async fn complete(conn: &mut AsyncPgConnection, row: BranchRow) -> QueryResult<B
         status: parse_enum("branch status", &row.status).map_err(to_diesel)?,
         author: UserRef { id: row.author_id, name: row.author_name, avatar_url: row.author_avatar },
         meeting_id: row.meeting_id,
+        review_line_id: row.review_line_id,
         approvals: approvals
             .into_iter()
             .map(|a| BranchApprovalRecord {
@@ -405,7 +411,7 @@ impl PgStore {
             if fact.value == branch.proposed_value {
                 return Ok(BranchWrite::SameValue);
             }
-            let id = insert_branch_in(conn, &fact, &branch, None).await?;
+            let id = insert_branch_in(conn, &fact, &branch, Source::default()).await?;
             Ok(record(conn, id).await?.map_or(BranchWrite::Missing, BranchWrite::Done))
         })
         .await
@@ -426,7 +432,7 @@ impl PgStore {
             let Some(fact_id) = fact_id else { return Ok(BranchWrite::Missing) };
             let Some(fact) = fact_head(conn, fact_id.fact_id).await? else { return Ok(BranchWrite::Missing) };
             let head: BranchHead = diesel::sql_query(
-                "SELECT author_id, status, base_version, proposed_value, reason, meeting_id FROM branches WHERE id = $1 FOR UPDATE",
+                "SELECT author_id, status, base_version, proposed_value, reason, meeting_id, review_line_id FROM branches WHERE id = $1 FOR UPDATE",
             )
             .bind::<SqlUuid, _>(act.branch)
             .get_result(conn)
@@ -486,7 +492,7 @@ impl PgStore {
         let mut conn = self.connection().await?;
         conn.transaction(async |conn| {
             let head: Option<BranchHead> = diesel::sql_query(
-                "SELECT author_id, status, base_version, proposed_value, reason, meeting_id FROM branches WHERE id = $1 FOR SHARE",
+                "SELECT author_id, status, base_version, proposed_value, reason, meeting_id, review_line_id FROM branches WHERE id = $1 FOR SHARE",
             )
             .bind::<SqlUuid, _>(act.branch)
             .get_result(conn)
@@ -767,7 +773,7 @@ async fn merge(
         changes: &[],
         reason: Some(&head.reason),
         actor: head.author_id,
-        meeting: head.meeting_id,
+        source: Source { meeting: head.meeting_id, review_line: head.review_line_id },
         merge: Some(MergeNote { branch: act.branch, merged_by: act.actor, override_reason }),
         now: act.now,
     };

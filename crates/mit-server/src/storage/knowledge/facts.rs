@@ -16,7 +16,7 @@ use uuid::Uuid;
 use mit_domain::events::Topic;
 use mit_domain::events::knowledge::{KnowledgeEvent, KnowledgeEventKind};
 
-use super::history::{Entry, append};
+use super::history::{Entry, Source, append};
 use super::{contains_pattern, locked_role};
 use crate::storage::outbox;
 use crate::storage::{PgStore, store_error};
@@ -158,9 +158,9 @@ fn changes(current: &FactRow, edit: &FactEdit) -> Vec<FieldChange> {
 }
 
 /// Inserts a fact of `fact.team`, its first history entry and its event, in the caller's
-/// transaction; `false` when the team has the key already. `meeting` is the meeting whose review
-/// proposed it.
-pub(in crate::storage) async fn insert_fact_in(conn: &mut AsyncPgConnection, fact: &NewFact, meeting: Option<Uuid>) -> QueryResult<bool> {
+/// transaction; `false` when the team has the key already. `source` names the meeting and line
+/// whose review proposed it.
+pub(in crate::storage) async fn insert_fact_in(conn: &mut AsyncPgConnection, fact: &NewFact, source: Source) -> QueryResult<bool> {
     // A concurrent insert of the same key makes this wait for it, then do nothing.
     let inserted: Option<IdRow> = diesel::sql_query(
         "INSERT INTO facts (id, team_id, key, value, category, project_id, created_by, created_at, updated_at, value_changed_at,
@@ -176,7 +176,7 @@ pub(in crate::storage) async fn insert_fact_in(conn: &mut AsyncPgConnection, fac
     .bind::<Nullable<SqlUuid>, _>(fact.project)
     .bind::<SqlUuid, _>(fact.creator)
     .bind::<Timestamptz, _>(fact.now)
-    .bind::<Nullable<SqlUuid>, _>(meeting)
+    .bind::<Nullable<SqlUuid>, _>(source.meeting)
     .get_result(conn)
     .await
     .optional()?;
@@ -192,7 +192,7 @@ pub(in crate::storage) async fn insert_fact_in(conn: &mut AsyncPgConnection, fac
         changes: &[],
         reason: fact.reason.as_deref(),
         actor: fact.creator,
-        meeting,
+        source,
         merge: None,
         now: fact.now,
     };
@@ -248,7 +248,7 @@ impl PgStore {
             {
                 return Ok(KnowledgeWrite::UnknownProject);
             }
-            if !insert_fact_in(conn, &fact, None).await? {
+            if !insert_fact_in(conn, &fact, Source::default()).await? {
                 return Ok(KnowledgeWrite::Taken(holder_of(conn, fact.team, &fact.key, fact.id).await?));
             }
             Ok(one(conn, fact.id, false).await?.map_or(KnowledgeWrite::Missing, |row| KnowledgeWrite::Done(row.into())))
@@ -312,7 +312,7 @@ impl PgStore {
                     changes: &changed,
                     reason: None,
                     actor,
-                    meeting: None,
+                    source: Source::default(),
                     merge: None,
                     now,
                 };
@@ -352,7 +352,7 @@ impl PgStore {
                 changes: &[],
                 reason: None,
                 actor,
-                meeting: None,
+                source: Source::default(),
                 merge: None,
                 now,
             };

@@ -33,12 +33,21 @@ pub struct Entry<'a> {
     pub reason: Option<&'a str>,
     /// Who.
     pub actor: Uuid,
-    /// The meeting the change came from.
-    pub meeting: Option<Uuid>,
+    /// The meeting and review line the change came from.
+    pub source: Source,
     /// The merge that made a value change.
     pub merge: Option<MergeNote<'a>>,
     /// When.
     pub now: DateTime<Utc>,
+}
+
+/// Where a fact or branch came from: the meeting and review line that proposed it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Source {
+    /// The meeting.
+    pub meeting: Option<Uuid>,
+    /// The review line.
+    pub review_line: Option<Uuid>,
 }
 
 /// What a value change records of the merge behind it.
@@ -88,6 +97,8 @@ struct HistoryRow {
     #[diesel(sql_type = Nullable<SqlUuid>)]
     branch_id: Option<Uuid>,
     #[diesel(sql_type = Nullable<SqlUuid>)]
+    review_line_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
     merger_id: Option<Uuid>,
     #[diesel(sql_type = Nullable<Text>)]
     merger_name: Option<String>,
@@ -117,6 +128,7 @@ impl TryFrom<HistoryRow> for HistoryRecord {
             changed_by: UserRef { id: row.user_id, name: row.user_name, avatar_url: row.user_avatar },
             meeting_id: row.meeting_id,
             branch_id: row.branch_id,
+            review_line_id: row.review_line_id,
             merged_by: row.merger_id.map(|id| UserRef { id, name: row.merger_name.unwrap_or_default(), avatar_url: row.merger_avatar }),
             override_reason: row.override_reason,
             created_at: row.created_at,
@@ -165,8 +177,8 @@ pub async fn append(conn: &mut AsyncPgConnection, fact: Uuid, entry: &Entry<'_>)
     let changes = serde_json::to_value(entry.changes).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     diesel::sql_query(
         "INSERT INTO fact_history (id, fact_id, sequence, kind, key, version, previous_value, new_value, changes, reason, changed_by,
-             created_at, branch_id, merged_by, meeting_id, override_reason)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             created_at, branch_id, merged_by, meeting_id, override_reason, review_line_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind::<SqlUuid, _>(Uuid::now_v7())
     .bind::<SqlUuid, _>(fact)
@@ -182,8 +194,9 @@ pub async fn append(conn: &mut AsyncPgConnection, fact: Uuid, entry: &Entry<'_>)
     .bind::<Timestamptz, _>(entry.now)
     .bind::<Nullable<SqlUuid>, _>(entry.merge.as_ref().map(|m| m.branch))
     .bind::<Nullable<SqlUuid>, _>(entry.merge.as_ref().map(|m| m.merged_by))
-    .bind::<Nullable<SqlUuid>, _>(entry.meeting)
+    .bind::<Nullable<SqlUuid>, _>(entry.source.meeting)
     .bind::<Nullable<Text>, _>(entry.merge.as_ref().and_then(|m| m.override_reason))
+    .bind::<Nullable<SqlUuid>, _>(entry.source.review_line)
     .execute(conn)
     .await?;
     Ok(())
@@ -194,7 +207,7 @@ impl PgStore {
         let mut conn = self.connection().await?;
         let rows: Vec<HistoryRow> = diesel::sql_query(
             "SELECT h.id, h.fact_id, h.sequence, h.kind, h.version, h.previous_value, h.new_value, h.changes, h.reason,
-                    u.id AS user_id, u.name AS user_name, u.avatar_url AS user_avatar, h.meeting_id, h.branch_id,
+                    u.id AS user_id, u.name AS user_name, u.avatar_url AS user_avatar, h.meeting_id, h.branch_id, h.review_line_id,
                     m.id AS merger_id, m.name AS merger_name, m.avatar_url AS merger_avatar, h.override_reason, h.created_at
              FROM fact_history h JOIN users u ON u.id = h.changed_by LEFT JOIN users m ON m.id = h.merged_by
              WHERE h.fact_id = $1 ORDER BY h.sequence DESC OFFSET $2 LIMIT $3",

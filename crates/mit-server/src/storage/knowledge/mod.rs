@@ -5,7 +5,7 @@
 
 pub(in crate::storage) mod branches;
 pub(in crate::storage) mod facts;
-mod history;
+pub(in crate::storage) mod history;
 mod projects;
 
 use chrono::{DateTime, Utc};

@@ -15,6 +15,7 @@ use super::state::{self, ReviewRow};
 use super::{Announce, TxError, bump_revision, reread};
 use crate::storage::knowledge::branches::{fact_with_key, insert_branch_in};
 use crate::storage::knowledge::facts::insert_fact_in;
+use crate::storage::knowledge::history::Source;
 
 /// The longest value a fact holds, in characters (the contract's `value` limit).
 const MAX_VALUE_CHARS: usize = 10_000;
@@ -210,7 +211,8 @@ async fn realise(
             author: c.marked_by,
             now: act.now,
         };
-        let id = insert_branch_in(conn, &existing, &branch, Some(act.meeting)).await?;
+        let source = Source { meeting: Some(act.meeting), review_line: Some(c.line_id) };
+        let id = insert_branch_in(conn, &existing, &branch, source).await?;
         return Ok((existing.id, Some(id)));
     }
     let fact = NewFact {
@@ -226,7 +228,7 @@ async fn realise(
     };
     // The key was looked up under no lock a concurrent creation would wait on; a loser of that
     // race finds the other fact the next time round, so the merge fails rather than guess.
-    if !insert_fact_in(conn, &fact, Some(act.meeting)).await? {
+    if !insert_fact_in(conn, &fact, Source { meeting: Some(act.meeting), review_line: Some(c.line_id) }).await? {
         return Err(ReviewFailure::CandidateTaken(Some(c.line_id)).into());
     }
     Ok((fact.id, None))
