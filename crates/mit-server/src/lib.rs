@@ -9,6 +9,8 @@ pub mod objects;
 pub mod probes;
 pub mod realtime;
 pub mod recording;
+#[cfg(test)]
+mod socket_contract;
 pub mod storage;
 pub mod telemetry;
 

@@ -130,27 +130,10 @@ mod contract {
     use uuid::Uuid;
 
     use super::*;
+    use crate::socket_contract::{load, types_of, validator};
 
     fn contract() -> Value {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../api-contract/events.yaml");
-        serde_yaml_ng::from_str(&std::fs::read_to_string(path).expect("events.yaml")).expect("valid YAML")
-    }
-
-    fn validator(doc: &Value, root: &str) -> jsonschema::Validator {
-        let schema = json!({"$schema": doc["$schema"], "$ref": format!("#/$defs/{root}"), "$defs": doc["$defs"]});
-        jsonschema::options().should_validate_formats(true).build(&schema).expect("a valid JSON Schema")
-    }
-
-    fn types_of(doc: &Value, root: &str) -> BTreeSet<String> {
-        doc["$defs"][root]["oneOf"]
-            .as_array()
-            .expect("oneOf")
-            .iter()
-            .map(|r| {
-                let name = r["$ref"].as_str().expect("$ref").trim_start_matches("#/$defs/");
-                doc["$defs"][name]["properties"]["type"]["const"].as_str().expect("const type").to_string()
-            })
-            .collect()
+        load("events.yaml")
     }
 
     const KINDS: [ReviewEventKind; 14] = [

@@ -23,7 +23,7 @@ use mit_domain::events::knowledge::{KnowledgeEvent, KnowledgeEventKind};
 
 use super::history::{Entry, MergeNote, Source, append};
 use crate::storage::outbox;
-use crate::storage::rows::parse_enum;
+use crate::storage::rows::{CountRow, parse_enum};
 use crate::storage::teams::to_diesel;
 use crate::storage::{PgStore, store_error};
 
@@ -177,12 +177,6 @@ impl From<DiscussionRow> for DiscussionRecord {
             created_at: row.created_at,
         }
     }
-}
-
-#[derive(QueryableByName)]
-struct CountRow {
-    #[diesel(sql_type = BigInt)]
-    count: i64,
 }
 
 #[derive(QueryableByName)]

@@ -13,6 +13,8 @@ use mit_domain::ports::knowledge::{FactEdit, FactFilter, FactRecord, FieldChange
 use mit_domain::ports::people::UserRef;
 use uuid::Uuid;
 
+use crate::storage::rows::CountRow;
+
 use mit_domain::events::Topic;
 use mit_domain::events::knowledge::{KnowledgeEvent, KnowledgeEventKind};
 
@@ -78,12 +80,6 @@ impl From<FactRow> for FactRecord {
             open_branch_count: row.open_branch_count,
         }
     }
-}
-
-#[derive(QueryableByName)]
-struct CountRow {
-    #[diesel(sql_type = BigInt)]
-    count: i64,
 }
 
 #[derive(QueryableByName)]

@@ -12,7 +12,7 @@ use mit_domain::ports::knowledge::{FactAsOfRecord, FieldChange, HistoryRecord};
 use mit_domain::ports::people::UserRef;
 use uuid::Uuid;
 
-use crate::storage::rows::parse_enum;
+use crate::storage::rows::{CountRow, parse_enum};
 use crate::storage::{PgStore, store_error};
 
 /// What an entry records; the fact's row must be locked by the caller.
@@ -154,12 +154,6 @@ struct AsOfRow {
 struct ValueRow {
     #[diesel(sql_type = Text)]
     new_value: String,
-}
-
-#[derive(QueryableByName)]
-struct CountRow {
-    #[diesel(sql_type = BigInt)]
-    count: i64,
 }
 
 /// Appends an entry, numbered after the fact's last.

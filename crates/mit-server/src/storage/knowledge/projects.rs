@@ -11,6 +11,8 @@ use mit_domain::ports::knowledge::{KnowledgeWrite, ProjectRecord};
 use mit_domain::ports::people::UserRef;
 use uuid::Uuid;
 
+use crate::storage::rows::CountRow;
+
 use super::{contains_pattern, locked_role};
 use crate::storage::{PgStore, store_error};
 
@@ -51,12 +53,6 @@ impl From<ProjectRow> for ProjectRecord {
             updated_at: row.updated_at,
         }
     }
-}
-
-#[derive(QueryableByName)]
-struct CountRow {
-    #[diesel(sql_type = BigInt)]
-    count: i64,
 }
 
 #[derive(QueryableByName)]

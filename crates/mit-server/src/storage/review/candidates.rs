@@ -3,13 +3,15 @@
 //! against the fact's current version; an archived fact fails the whole merge.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use mit_domain::events::review::ReviewEventKind;
 use mit_domain::ports::knowledge::{NewBranch, NewFact};
 use mit_domain::ports::review::{Act, CandidateMark, LineRecord, ReviewFailure};
 use mit_domain::review::rules;
 use uuid::Uuid;
+
+use crate::storage::rows::CountRow;
 
 use super::state::{self, ReviewRow};
 use super::{Announce, TxError, bump_revision, reread};
@@ -32,12 +34,6 @@ struct TeamRow {
 struct ContentRow {
     #[diesel(sql_type = Text)]
     content: String,
-}
-
-#[derive(QueryableByName)]
-struct CountRow {
-    #[diesel(sql_type = BigInt)]
-    count: i64,
 }
 
 #[derive(QueryableByName)]

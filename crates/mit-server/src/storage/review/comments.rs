@@ -13,6 +13,8 @@ use mit_domain::ports::review::{Act, CommentRecord, ReviewFailure};
 use mit_domain::review::rules;
 use uuid::Uuid;
 
+use crate::storage::rows::CountRow;
+
 use super::state::{self, ReviewRow};
 use super::{Announce, TxError};
 use crate::storage::{PgStore, store_error};
@@ -51,12 +53,6 @@ impl From<CommentRow> for CommentRecord {
             created_at: row.created_at,
         }
     }
-}
-
-#[derive(QueryableByName)]
-struct CountRow {
-    #[diesel(sql_type = BigInt)]
-    count: i64,
 }
 
 const COMMENT_COLUMNS: &str = "SELECT c.id, c.line_id, c.parent_id, u.id AS author_id, u.name AS author_name,

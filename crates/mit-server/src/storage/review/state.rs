@@ -10,6 +10,8 @@ use mit_domain::ports::review::{CandidateRecord, LineRecord, ReviewRecord};
 use mit_domain::review::rules::{Approval, Phase, ReviewState};
 use uuid::Uuid;
 
+use crate::storage::rows::CountRow;
+
 use super::TxError;
 
 /// The review row, as locked by a writer.
@@ -39,12 +41,6 @@ struct ApprovalRow {
     user_id: Uuid,
     #[diesel(sql_type = BigInt)]
     revision: i64,
-}
-
-#[derive(QueryableByName)]
-struct CountRow {
-    #[diesel(sql_type = BigInt)]
-    count: i64,
 }
 
 #[derive(QueryableByName)]

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::comments::line_of;
 use super::state::{self, ReviewRow};
 use super::{Announce, TxError, bump_revision, reread};
-use crate::storage::rows::parse_enum;
+use crate::storage::rows::{CountRow, parse_enum};
 use crate::storage::{PgStore, store_error};
 
 #[derive(QueryableByName)]
@@ -74,12 +74,6 @@ struct VoteRow {
     vote: String,
     #[diesel(sql_type = Timestamptz)]
     voted_at: DateTime<Utc>,
-}
-
-#[derive(QueryableByName)]
-struct CountRow {
-    #[diesel(sql_type = BigInt)]
-    count: i64,
 }
 
 #[derive(QueryableByName)]
