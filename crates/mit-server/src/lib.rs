@@ -11,7 +11,6 @@ pub mod realtime;
 pub mod recording;
 #[cfg(test)]
 mod socket_contract;
-pub mod storage;
 pub mod telemetry;
 
 use std::net::SocketAddr;
@@ -31,11 +30,11 @@ use crate::events::relay::{self, FanOut};
 use crate::events::{EventHub, EventsPlane};
 use crate::limits::{MemoryLimiter, RedisLimiter};
 use crate::objects::{ObjectError, ObjectStore};
-use crate::probes::{DatabaseProbe, ObjectStoreProbe, RedisProbe};
+use crate::probes::{ObjectStoreProbe, RedisProbe};
 use crate::realtime::{Realtime, RoomRegistry};
 use crate::recording::uploads::UploadWorker;
 use crate::recording::{Recorder, RecorderError};
-use crate::storage::{DatabaseSetupError, PgStore};
+use mit_store::{DatabaseSetupError, PgStore};
 use mit_sfu::{Sfu, SfuConfig};
 
 /// How long in-flight requests get to finish on shutdown.
@@ -121,12 +120,12 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
     let relay = start_relay(&store, redis.clone(), &hub);
     let objects = Arc::new(ObjectStore::new(&config.object_store)?);
     let wake_uploads = Arc::new(Notify::new());
-    let recorder = Recorder::new(store.clone(), &config.recording_path, config.node_id.clone(), wake_uploads.clone())?;
+    let recorder = Recorder::new(Arc::new(store.clone()), &config.recording_path, config.node_id.clone(), wake_uploads.clone())?;
     let recovered = recorder.recover().await.map_err(|e| StartError::Recovery(e.to_string()))?;
     if recovered > 0 {
         tracing::info!(recovered, "finalised recordings a previous run left open");
     }
-    let uploads = UploadWorker::start(store.clone(), objects.clone(), config.node_id.clone(), wake_uploads);
+    let uploads = UploadWorker::start(Arc::new(store.clone()), objects.clone(), config.node_id.clone(), wake_uploads);
     let rooms = Arc::new(RoomRegistry::new(
         Sfu::new(sfu_config(&config)),
         recorder,
@@ -181,7 +180,7 @@ fn sfu_config(config: &Config) -> SfuConfig {
 fn ports(store: &PgStore, redis: Option<ConnectionManager>, rooms: Arc<RoomRegistry>, objects: Arc<ObjectStore>) -> Ports {
     let store = Arc::new(store.clone());
     let mut probes: Vec<Arc<dyn DependencyProbe>> =
-        vec![Arc::new(DatabaseProbe((*store).clone())), Arc::new(ObjectStoreProbe(objects.clone()))];
+        vec![store.clone(), Arc::new(ObjectStoreProbe(objects.clone()))];
     let limits: Arc<dyn RateLimiter> = match redis {
         Some(redis) => {
             probes.push(Arc::new(RedisProbe(redis.clone())));

@@ -1,29 +1,12 @@
-//! Readiness probes of the backing services.
+//! Readiness probes of Redis and the object store (the database's is in `mit-store`).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use diesel_async::RunQueryDsl;
 use mit_domain::ports::DependencyProbe;
 use redis::aio::ConnectionManager;
 
 use crate::objects::ObjectStore;
-use crate::storage::PgStore;
-
-/// PostgreSQL answers `SELECT 1`.
-pub struct DatabaseProbe(pub PgStore);
-
-#[async_trait]
-impl DependencyProbe for DatabaseProbe {
-    fn name(&self) -> &'static str {
-        "database"
-    }
-
-    async fn check(&self) -> Result<(), String> {
-        let mut conn = self.0.connection().await.map_err(|e| e.to_string())?;
-        diesel::sql_query("SELECT 1").execute(&mut conn).await.map(|_| ()).map_err(|e| e.to_string())
-    }
-}
 
 /// Redis answers `PING`.
 pub struct RedisProbe(pub ConnectionManager);

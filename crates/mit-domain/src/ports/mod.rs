@@ -1,4 +1,4 @@
-//! The domain's ports: what it needs from the outside world, as traits. `mit-server` implements
+//! The domain's ports: what it needs from the outside world, as traits. `mit-store` and `mit-server` implement
 //! them on PostgreSQL, Redis, object storage and the SFU.
 
 pub mod accounts;
@@ -10,6 +10,7 @@ pub mod limits;
 pub mod meetings;
 pub mod notes;
 pub mod people;
+pub mod recorder;
 pub mod recordings;
 pub mod review;
 pub mod rooms;
@@ -25,6 +26,7 @@ pub use knowledge::{BranchStore, KnowledgeStore};
 pub use limits::RateLimiter;
 pub use meetings::MeetingStore;
 pub use notes::NoteStore;
+pub use recorder::RecordingLedger;
 pub use recordings::{RecordingFiles, RecordingStore};
 pub use review::ReviewStore;
 pub use rooms::RoomControl;

@@ -14,11 +14,12 @@ use mit_sfu::{Publication, PublicationKey, RoomObserver, Source};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+use mit_domain::ports::recorder::NewRecording;
+
 use super::{Shared, retrying};
 
 /// How long the row of a file being written is retried while the database is down.
 const INSERT_RETRY_FOR: Duration = Duration::from_secs(30 * 60);
-use crate::storage::recordings::NewRecording;
 
 #[derive(Default)]
 struct State {

@@ -20,8 +20,8 @@ use uuid::Uuid;
 
 pub use meeting::MeetingRecorder;
 
-use crate::storage::PgStore;
-use crate::storage::recordings::Finalised;
+use mit_domain::ports::RecordingLedger;
+use mit_domain::ports::recorder::Finalised;
 
 /// How long a database write of the recorder is retried before it is left to the next start.
 const STORE_RETRY_FOR: Duration = Duration::from_secs(60);
@@ -34,7 +34,7 @@ pub struct Recorder {
 
 /// What every meeting's recorder shares.
 struct Shared {
-    store: PgStore,
+    store: Arc<dyn RecordingLedger>,
     live_root: PathBuf,
     node: String,
     uploads: Arc<Notify>,
@@ -63,7 +63,7 @@ pub enum RecorderError {
 impl Recorder {
     /// Writes under `recording_path/live` (which it locks), records rows as `node`, and wakes
     /// `uploads` whenever a file is ready to go.
-    pub fn new(store: PgStore, recording_path: &Path, node: String, uploads: Arc<Notify>) -> Result<Self, RecorderError> {
+    pub fn new(store: Arc<dyn RecordingLedger>, recording_path: &Path, node: String, uploads: Arc<Notify>) -> Result<Self, RecorderError> {
         let lock = lock_directory(recording_path)?;
         let shared = Shared { store, live_root: recording_path.join("live"), node, uploads, tasks: TaskTracker::new(), _lock: lock };
         Ok(Self { shared: Arc::new(shared) })

@@ -15,8 +15,8 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::objects::{ObjectError, ObjectStore};
-use crate::storage::PgStore;
-use crate::storage::jobs::{ClaimedJob, JobKind, Outcome};
+use mit_domain::ports::RecordingLedger;
+use mit_domain::ports::recorder::ClaimedUpload;
 
 /// How long a claimed job is ours before another run may take it over.
 const LEASE: Duration = Duration::from_secs(15 * 60);
@@ -44,7 +44,7 @@ pub struct UploadWorker {
 
 impl UploadWorker {
     /// Starts working through `node`'s upload jobs; `wake` makes it look at once.
-    pub fn start(store: PgStore, objects: Arc<ObjectStore>, node: String, wake: Arc<Notify>) -> Self {
+    pub fn start(store: Arc<dyn RecordingLedger>, objects: Arc<ObjectStore>, node: String, wake: Arc<Notify>) -> Self {
         let (stop, stopped) = watch::channel(false);
         let uploads = Uploads { store, objects, node };
         let task = tokio::spawn(uploads.run(wake, stopped));
@@ -59,7 +59,7 @@ impl UploadWorker {
 }
 
 struct Uploads {
-    store: PgStore,
+    store: Arc<dyn RecordingLedger>,
     objects: Arc<ObjectStore>,
     node: String,
 }
@@ -67,7 +67,7 @@ struct Uploads {
 impl Uploads {
     async fn run(self, wake: Arc<Notify>, mut stopped: watch::Receiver<bool>) {
         while !*stopped.borrow() {
-            match self.store.claim_job(JobKind::UploadRecording, &self.node, LEASE).await {
+            match self.store.claim_upload(&self.node, LEASE).await {
                 Ok(Some(job)) => {
                     self.attempt(job).await;
                     continue;
@@ -83,14 +83,14 @@ impl Uploads {
         }
     }
 
-    async fn attempt(&self, job: ClaimedJob) {
-        let recording = job.subject;
+    async fn attempt(&self, job: ClaimedUpload) {
+        let recording = job.recording;
         let outcome = match self.upload(recording).await {
-            Ok(()) => self.store.complete_upload(job.id, recording, Utc::now()).await,
+            Ok(()) => self.store.complete_upload(job.job, recording, Utc::now()).await,
             Err(UploadError::Retry(error)) if job.attempts < MAX_ATTEMPTS => {
                 let delay = backoff(job.attempts);
                 tracing::warn!(%recording, attempt = job.attempts, %error, ?delay, "upload failed; will retry");
-                self.store.retry_job(job.id, &error, delay).await
+                self.store.retry_upload(job.job, &error, delay).await
             }
             Err(error) => {
                 // Participants read the reason; the details (hosts, store messages) stay in the
@@ -101,10 +101,7 @@ impl Uploads {
                 };
                 let detail = error.to_string();
                 tracing::error!(%recording, %reason, %detail, "giving up on a recording");
-                match self.store.finish_job(job.id, Outcome::Failed, Some(&detail)).await {
-                    Ok(()) => self.store.fail_recording(recording, &reason, Utc::now()).await,
-                    Err(error) => Err(error),
-                }
+                self.store.abandon_upload(job.job, recording, &detail, &reason, Utc::now()).await
             }
         };
         // The lease runs out and the job is tried again if this bookkeeping did not land.

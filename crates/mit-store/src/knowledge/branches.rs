@@ -22,14 +22,14 @@ use mit_domain::events::Topic;
 use mit_domain::events::knowledge::{KnowledgeEvent, KnowledgeEventKind};
 
 use super::history::{Entry, MergeNote, Source, append};
-use crate::storage::outbox;
-use crate::storage::rows::{CountRow, parse_enum};
-use crate::storage::teams::to_diesel;
-use crate::storage::{PgStore, store_error};
+use crate::outbox;
+use crate::rows::{CountRow, parse_enum};
+use crate::teams::to_diesel;
+use crate::{PgStore, store_error};
 
 /// A fact as branch writers read it, its row locked.
 #[derive(QueryableByName)]
-pub(in crate::storage) struct FactHead {
+pub(in crate) struct FactHead {
     #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,
     #[diesel(sql_type = SqlUuid)]
@@ -232,7 +232,7 @@ async fn fact_head(conn: &mut AsyncPgConnection, fact: Uuid) -> QueryResult<Opti
 }
 
 /// The team's fact with this key (case-insensitively), its row locked.
-pub(in crate::storage) async fn fact_with_key(conn: &mut AsyncPgConnection, team: Uuid, key: &str) -> QueryResult<Option<FactHead>> {
+pub(in crate) async fn fact_with_key(conn: &mut AsyncPgConnection, team: Uuid, key: &str) -> QueryResult<Option<FactHead>> {
     diesel::sql_query(
         "SELECT id, team_id, key, value, version, archived_at FROM facts WHERE team_id = $1 AND lower(key) = lower($2) FOR UPDATE",
     )
@@ -245,7 +245,7 @@ pub(in crate::storage) async fn fact_with_key(conn: &mut AsyncPgConnection, team
 
 /// Opens a branch on the locked `fact` against its current value and announces it, in the
 /// caller's transaction; `meeting` is the meeting whose review proposed it.
-pub(in crate::storage) async fn insert_branch_in(
+pub(in crate) async fn insert_branch_in(
     conn: &mut AsyncPgConnection,
     fact: &FactHead,
     branch: &NewBranch,

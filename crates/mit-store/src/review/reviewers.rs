@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::state::{self, ReviewRow};
 use super::{Announce, TxError};
-use crate::storage::teams::to_diesel;
+use crate::teams::to_diesel;
 
 /// The review as it was before the participants changed (nothing when there is no review).
 pub struct ReviewerChange {

@@ -10,7 +10,7 @@ use mit_domain::ports::review::{CandidateRecord, LineRecord, ReviewRecord};
 use mit_domain::review::rules::{Approval, Phase, ReviewState};
 use uuid::Uuid;
 
-use crate::storage::rows::CountRow;
+use crate::rows::CountRow;
 
 use super::TxError;
 

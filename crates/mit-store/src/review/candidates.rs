@@ -11,13 +11,13 @@ use mit_domain::ports::review::{Act, CandidateMark, LineRecord, ReviewFailure};
 use mit_domain::review::rules;
 use uuid::Uuid;
 
-use crate::storage::rows::CountRow;
+use crate::rows::CountRow;
 
 use super::state::{self, ReviewRow};
 use super::{Announce, TxError, bump_revision, reread};
-use crate::storage::knowledge::branches::{fact_with_key, insert_branch_in};
-use crate::storage::knowledge::facts::insert_fact_in;
-use crate::storage::knowledge::history::Source;
+use crate::knowledge::branches::{fact_with_key, insert_branch_in};
+use crate::knowledge::facts::insert_fact_in;
+use crate::knowledge::history::Source;
 
 /// The longest value a fact holds, in characters (the contract's `value` limit).
 const MAX_VALUE_CHARS: usize = 10_000;

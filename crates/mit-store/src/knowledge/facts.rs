@@ -13,15 +13,15 @@ use mit_domain::ports::knowledge::{FactEdit, FactFilter, FactRecord, FieldChange
 use mit_domain::ports::people::UserRef;
 use uuid::Uuid;
 
-use crate::storage::rows::CountRow;
+use crate::rows::CountRow;
 
 use mit_domain::events::Topic;
 use mit_domain::events::knowledge::{KnowledgeEvent, KnowledgeEventKind};
 
 use super::history::{Entry, Source, append};
 use super::{contains_pattern, locked_role};
-use crate::storage::outbox;
-use crate::storage::{PgStore, store_error};
+use crate::outbox;
+use crate::{PgStore, store_error};
 
 #[derive(QueryableByName, Clone)]
 struct FactRow {
@@ -156,7 +156,7 @@ fn changes(current: &FactRow, edit: &FactEdit) -> Vec<FieldChange> {
 /// Inserts a fact of `fact.team`, its first history entry and its event, in the caller's
 /// transaction; `false` when the team has the key already. `source` names the meeting and line
 /// whose review proposed it.
-pub(in crate::storage) async fn insert_fact_in(conn: &mut AsyncPgConnection, fact: &NewFact, source: Source) -> QueryResult<bool> {
+pub(in crate) async fn insert_fact_in(conn: &mut AsyncPgConnection, fact: &NewFact, source: Source) -> QueryResult<bool> {
     // A concurrent insert of the same key makes this wait for it, then do nothing.
     let inserted: Option<IdRow> = diesel::sql_query(
         "INSERT INTO facts (id, team_id, key, value, category, project_id, created_by, created_at, updated_at, value_changed_at,

@@ -1,14 +1,14 @@
 //! PostgreSQL through diesel-async, pooled by deadpool. One `PgStore` implements every storage
-//! port of the domain.
+//! port of the domain, and the readiness probe of the database.
 
 mod accounts;
 mod chat;
-pub mod jobs;
+mod jobs;
 mod knowledge;
 mod meetings;
 mod notes;
 pub mod outbox;
-pub mod recordings;
+mod recordings;
 mod review;
 mod rows;
 pub mod schema;
@@ -88,6 +88,18 @@ impl PgStore {
     /// A connection from the pool.
     pub async fn connection(&self) -> Result<Connection, StoreError> {
         self.pool.get().await.map_err(pool_error)
+    }
+}
+
+#[async_trait::async_trait]
+impl mit_domain::ports::DependencyProbe for PgStore {
+    fn name(&self) -> &'static str {
+        "database"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        let mut conn = self.connection().await.map_err(|e| e.to_string())?;
+        diesel_async::RunQueryDsl::execute(diesel::sql_query("SELECT 1"), &mut conn).await.map(|_| ()).map_err(|e| e.to_string())
     }
 }
 

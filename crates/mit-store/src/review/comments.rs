@@ -13,11 +13,11 @@ use mit_domain::ports::review::{Act, CommentRecord, ReviewFailure};
 use mit_domain::review::rules;
 use uuid::Uuid;
 
-use crate::storage::rows::CountRow;
+use crate::rows::CountRow;
 
 use super::state::{self, ReviewRow};
 use super::{Announce, TxError};
-use crate::storage::{PgStore, store_error};
+use crate::{PgStore, store_error};
 
 #[derive(QueryableByName)]
 struct CommentRow {

@@ -12,8 +12,8 @@ use mit_domain::ports::knowledge::{FactAsOfRecord, FieldChange, HistoryRecord};
 use mit_domain::ports::people::UserRef;
 use uuid::Uuid;
 
-use crate::storage::rows::{CountRow, parse_enum};
-use crate::storage::{PgStore, store_error};
+use crate::rows::{CountRow, parse_enum};
+use crate::{PgStore, store_error};
 
 /// What an entry records; the fact's row must be locked by the caller.
 pub struct Entry<'a> {

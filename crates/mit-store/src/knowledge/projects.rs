@@ -11,10 +11,10 @@ use mit_domain::ports::knowledge::{KnowledgeWrite, ProjectRecord};
 use mit_domain::ports::people::UserRef;
 use uuid::Uuid;
 
-use crate::storage::rows::CountRow;
+use crate::rows::CountRow;
 
 use super::{contains_pattern, locked_role};
-use crate::storage::{PgStore, store_error};
+use crate::{PgStore, store_error};
 
 #[derive(QueryableByName)]
 struct ProjectRow {

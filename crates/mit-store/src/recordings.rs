@@ -1,14 +1,17 @@
 //! Recordings on PostgreSQL: the domain's `RecordingStore` (reads), and what the recorder writes
 //! as a recording moves from `recording` through `processing` to `ready` or `failed`.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
-use mit_api::server::models::{RecordingKind, RecordingSource, RecordingStatus};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use mit_api::server::models::RecordingStatus;
 use mit_domain::paging::{Page, PageRequest};
 use mit_domain::ports::StoreError;
 use mit_domain::ports::people::UserRef;
+use mit_domain::ports::recorder::{ClaimedUpload, Finalised, NewRecording, RecordingLedger, Unfinished, Upload};
 use mit_domain::ports::recordings::{RecordingRecord, RecordingStore};
 use uuid::Uuid;
 
@@ -117,69 +120,9 @@ impl RecordingStore for PgStore {
     }
 }
 
-/// A recording the recorder has started writing.
-#[derive(Debug, Clone)]
-pub struct NewRecording {
-    /// Id.
-    pub id: Uuid,
-    /// Meeting.
-    pub meeting_id: Uuid,
-    /// Publisher.
-    pub user_id: Uuid,
-    /// Audio or video.
-    pub kind: RecordingKind,
-    /// Which track.
-    pub source: RecordingSource,
-    /// The file's media type.
-    pub media_type: &'static str,
-    /// The node writing it.
-    pub node: String,
-    /// Where it is being written.
-    pub file_path: String,
-    /// Where it will be stored.
-    pub storage_key: String,
-    /// Now.
-    pub started_at: DateTime<Utc>,
-}
-
-/// What a finished file holds.
-#[derive(Debug, Clone, Copy)]
-pub struct Finalised {
-    /// When writing stopped.
-    pub ended_at: DateTime<Utc>,
-    /// Media length.
-    pub duration_ms: u64,
-    /// File size.
-    pub size_bytes: u64,
-}
-
-/// A recording a node left in `recording` (it crashed while writing).
-#[derive(Debug, Clone)]
-pub struct Unfinished {
-    /// Id.
-    pub id: Uuid,
-    /// Its file's media type.
-    pub media_type: String,
-    /// Its file.
-    pub file_path: String,
-}
-
-/// A recording an upload job works on.
-#[derive(Debug, Clone)]
-pub struct Upload {
-    /// Its state.
-    pub status: RecordingStatus,
-    /// The local file.
-    pub file_path: String,
-    /// Where it goes.
-    pub storage_key: String,
-    /// Its media type.
-    pub media_type: String,
-}
-
-impl PgStore {
-    /// Records that a file is being written.
-    pub async fn insert_recording(&self, new: &NewRecording) -> Result<(), StoreError> {
+#[async_trait]
+impl RecordingLedger for PgStore {
+    async fn insert_recording(&self, new: &NewRecording) -> Result<(), StoreError> {
         let mut conn = self.connection().await?;
         diesel::insert_into(recordings::table)
             .values((
@@ -202,9 +145,7 @@ impl PgStore {
             .map_err(store_error)
     }
 
-    /// Moves a written recording to `processing` and queues its upload, in one transaction, so
-    /// a finished file always has a job. Does nothing to a recording already past `recording`.
-    pub async fn finalise_recording(&self, id: Uuid, done: Finalised, node: &str) -> Result<(), StoreError> {
+    async fn finalise_recording(&self, id: Uuid, done: Finalised, node: &str) -> Result<(), StoreError> {
         let mut conn = self.connection().await?;
         let node = node.to_string();
         conn.transaction(async |conn| {
@@ -227,24 +168,38 @@ impl PgStore {
         .map_err(store_error)
     }
 
-    /// Marks a recording `failed`, saying why (a recording already `ready` stays so).
-    pub async fn fail_recording(&self, id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn fail_recording(&self, id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut conn = self.connection().await?;
-        diesel::sql_query(
-            "UPDATE recordings SET status = 'failed', failure_reason = $2, ended_at = coalesce(ended_at, $3), updated_at = $3
-             WHERE id = $1 AND status <> 'ready'",
-        )
-        .bind::<diesel::sql_types::Uuid, _>(id)
-        .bind::<diesel::sql_types::Text, _>(reason)
-        .bind::<diesel::sql_types::Timestamptz, _>(now)
-        .execute(&mut conn)
+        mark_failed(&mut conn, id, reason, now).await.map_err(store_error)
+    }
+
+    async fn release_leases(&self, node: &str) -> Result<u64, StoreError> {
+        let mut conn = self.connection().await?;
+        jobs::release_leases(&mut conn, node).await.map_err(store_error)
+    }
+
+    async fn claim_upload(&self, node: &str, lease: Duration) -> Result<Option<ClaimedUpload>, StoreError> {
+        let mut conn = self.connection().await?;
+        let claimed = jobs::claim(&mut conn, JobKind::UploadRecording, node, lease).await.map_err(store_error)?;
+        Ok(claimed.map(|job| ClaimedUpload { job: job.id, recording: job.subject, attempts: job.attempts }))
+    }
+
+    async fn retry_upload(&self, job: Uuid, error: &str, delay: Duration) -> Result<(), StoreError> {
+        let mut conn = self.connection().await?;
+        jobs::retry(&mut conn, job, error, delay).await.map_err(store_error)
+    }
+
+    async fn abandon_upload(&self, job: Uuid, recording: Uuid, detail: &str, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut conn = self.connection().await?;
+        conn.transaction(async |conn| {
+            jobs::finish(conn, job, jobs::Outcome::Failed, Some(detail)).await?;
+            mark_failed(conn, recording, reason, now).await
+        })
         .await
-        .map(|_| ())
         .map_err(store_error)
     }
 
-    /// Recordings `node` was writing when it stopped.
-    pub async fn unfinished_recordings(&self, node: &str) -> Result<Vec<Unfinished>, StoreError> {
+    async fn unfinished_recordings(&self, node: &str) -> Result<Vec<Unfinished>, StoreError> {
         let mut conn = self.connection().await?;
         let rows: Vec<(Uuid, String, String)> = recordings::table
             .filter(recordings::node.eq(node))
@@ -256,8 +211,7 @@ impl PgStore {
         Ok(rows.into_iter().map(|(id, media_type, file_path)| Unfinished { id, media_type, file_path }).collect())
     }
 
-    /// What an upload job needs to know about its recording.
-    pub async fn upload_of(&self, id: Uuid) -> Result<Option<Upload>, StoreError> {
+    async fn upload_of(&self, id: Uuid) -> Result<Option<Upload>, StoreError> {
         let mut conn = self.connection().await?;
         let row: Option<(String, String, String, String)> = recordings::table
             .filter(recordings::id.eq(id))
@@ -272,8 +226,7 @@ impl PgStore {
         .transpose()
     }
 
-    /// Marks an uploaded recording `ready` and its job done, in one transaction.
-    pub async fn complete_upload(&self, job: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn complete_upload(&self, job: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut conn = self.connection().await?;
         conn.transaction(async |conn| {
             diesel::update(recordings::table.filter(recordings::id.eq(id)).filter(recordings::status.eq("processing")))
@@ -285,4 +238,18 @@ impl PgStore {
         .await
         .map_err(store_error)
     }
+}
+
+/// Marks a recording `failed`, saying why (a recording already `ready` stays so).
+async fn mark_failed(conn: &mut AsyncPgConnection, id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<(), diesel::result::Error> {
+    diesel::sql_query(
+        "UPDATE recordings SET status = 'failed', failure_reason = $2, ended_at = coalesce(ended_at, $3), updated_at = $3
+         WHERE id = $1 AND status <> 'ready'",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .bind::<diesel::sql_types::Text, _>(reason)
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .execute(conn)
+    .await
+    .map(|_| ())
 }

@@ -19,8 +19,8 @@ use uuid::Uuid;
 use super::comments::line_of;
 use super::state::{self, ReviewRow};
 use super::{Announce, TxError, bump_revision, reread};
-use crate::storage::rows::{CountRow, parse_enum};
-use crate::storage::{PgStore, store_error};
+use crate::rows::{CountRow, parse_enum};
+use crate::{PgStore, store_error};
 
 #[derive(QueryableByName)]
 struct SuggestionRow {
