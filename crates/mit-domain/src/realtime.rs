@@ -1,6 +1,9 @@
 //! The rules of the live meeting room: who may enter (and why not), who may moderate, chat,
-//! presence, and ending a meeting whose room stayed empty.
+//! and what a room reports: presence, and a meeting whose room stayed empty.
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mit_api::server::models::{MeetingStatus, ParticipantRole};
 use uuid::Uuid;
@@ -10,7 +13,8 @@ use crate::error::DomainError;
 use crate::meetings::lifecycle::Transition;
 use crate::ports::chat::ChatRecord;
 use crate::ports::meetings::{Guarded, RecordingFlag};
-use crate::ports::rooms::Ending;
+use crate::ports::MeetingStore;
+use crate::clock::Clock;
 
 /// Why someone may not enter a meeting room (each has its close code in the protocol).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +52,8 @@ pub struct Admission {
 pub const MAX_CHAT_CHARS: usize = 4000;
 
 impl Mit {
-    /// Checks a room token for `meeting_id` and the meeting's state.
+    /// Checks a room token for `meeting_id` and the meeting's state (the room itself decides
+    /// whether it has a seat).
     pub async fn admit(&self, meeting_id: Uuid, token: &str) -> Result<Admission, Refusal> {
         let grant = self.keys.verify_room(token).map_err(|_| Refusal::InvalidToken)?;
         if grant.meeting_id != meeting_id {
@@ -69,17 +74,8 @@ impl Mit {
             MeetingStatus::Completed | MeetingStatus::Cancelled => return Err(Refusal::Ended),
             MeetingStatus::InProgress => {}
         }
-        let occupants = self.ports.rooms.occupants(meeting_id).await;
-        if !occupants.contains(&grant.user_id) && occupants.len() >= self.config.room.capacity as usize {
-            return Err(Refusal::RoomFull);
-        }
         let user = self.ports.accounts.user(grant.user_id).await.map_err(internal)?.ok_or(Refusal::NotParticipant)?;
         Ok(Admission { meeting_id, user_id: grant.user_id, name: user.name, role })
-    }
-
-    /// How many may be in one room.
-    pub fn room_capacity(&self) -> usize {
-        self.config.room.capacity as usize
     }
 
     /// Whether `user` hosts `meeting` now (roles may change during a meeting).
@@ -106,27 +102,6 @@ impl Mit {
         Ok(self.ports.chat.post_message(Uuid::now_v7(), meeting, user, text.to_string(), now).await?)
     }
 
-    /// Records that `user` entered (`true`) or left the room.
-    pub async fn record_presence(&self, meeting: Uuid, user: Uuid, present: bool) {
-        let now = self.ports.clock.now();
-        if let Err(error) = self.ports.meetings.mark_presence(meeting, user, present, now).await {
-            tracing::warn!(%error, %meeting, %user, "presence not recorded");
-        }
-    }
-
-    /// Completes a running meeting whose room stayed empty; false if it was not running.
-    pub async fn complete_unattended(&self, meeting: Uuid) -> Result<bool, DomainError> {
-        let now = self.ports.clock.now();
-        match self.ports.meetings.transition(meeting, Transition::End.from(), Transition::End.to(), now).await? {
-            Guarded::Applied(_) => {
-                tracing::info!(%meeting, "completed a meeting whose room stayed empty");
-                self.ports.rooms.close(meeting, Ending::Completed).await;
-                Ok(true)
-            }
-            Guarded::WrongState(_) | Guarded::Missing => Ok(false),
-        }
-    }
-
     /// Whether the meeting is recorded (as `user` sees it), with the flag's version.
     pub async fn recording_state(&self, meeting: Uuid, user: Uuid) -> Result<RecordingFlag, DomainError> {
         Ok(self.ports.meetings.meeting_for(meeting, user).await?.map(|view| view.meeting.recording).unwrap_or_default())
@@ -135,5 +110,53 @@ impl Mit {
     /// The time, for the realtime layer.
     pub fn now(&self) -> DateTime<Utc> {
         self.ports.clock.now()
+    }
+}
+
+/// What a live room reports to the rest of Mit; it is given one when it is made.
+#[async_trait]
+pub trait RoomReports: Send + Sync + 'static {
+    /// `user` entered (`true`) or left the room at `at`. A room makes these calls one at a
+    /// time, in the order things happened.
+    async fn presence(&self, meeting: Uuid, user: Uuid, present: bool, at: DateTime<Utc>);
+    /// The room stayed empty for the configured time: completes the meeting; true if it was
+    /// still running (the room then closes).
+    async fn stayed_empty(&self, meeting: Uuid) -> bool;
+}
+
+/// Room reports stored through the meeting port.
+pub struct StoredRoomReports {
+    meetings: Arc<dyn MeetingStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl StoredRoomReports {
+    /// Reports written to `meetings`, completions stamped by `clock`.
+    pub fn new(meetings: Arc<dyn MeetingStore>, clock: Arc<dyn Clock>) -> Self {
+        Self { meetings, clock }
+    }
+}
+
+#[async_trait]
+impl RoomReports for StoredRoomReports {
+    async fn presence(&self, meeting: Uuid, user: Uuid, present: bool, at: DateTime<Utc>) {
+        if let Err(error) = self.meetings.mark_presence(meeting, user, present, at).await {
+            tracing::warn!(%error, %meeting, %user, "presence not recorded");
+        }
+    }
+
+    async fn stayed_empty(&self, meeting: Uuid) -> bool {
+        let end = Transition::End;
+        match self.meetings.transition(meeting, end.from(), end.to(), self.clock.now()).await {
+            Ok(Guarded::Applied(_)) => {
+                tracing::info!(%meeting, "completed a meeting whose room stayed empty");
+                true
+            }
+            Ok(Guarded::WrongState(_) | Guarded::Missing) => false,
+            Err(error) => {
+                tracing::warn!(%error, %meeting, "could not complete an unattended meeting");
+                false
+            }
+        }
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -136,6 +137,24 @@ impl Env {
         }
     }
 
+    /// A number within `range` (so nothing overflows later, in a request or a timer), in
+    /// `unit`s.
+    fn ranged<T>(&self, variable: &'static str, default: T, range: RangeInclusive<T>, unit: &str) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + std::fmt::Display,
+    {
+        let expected = || format!("{} to {} {unit}", range.start(), range.end());
+        let value = match self.text(variable) {
+            None => default,
+            Some(text) => text.parse().map_err(|_| ConfigError { variable, problem: format!("is `{text}`, expected {}", expected()) })?,
+        };
+        if range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(ConfigError { variable, problem: format!("is {value}, expected {}", expected()) })
+        }
+    }
+
     fn flag(&self, variable: &'static str) -> Result<bool, ConfigError> {
         match self.text(variable).as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("0" | "false" | "no" | "off") => Ok(false),
@@ -175,18 +194,18 @@ impl Config {
             host,
             port,
             database_url,
-            database_pool_size: env.parsed("DATABASE_POOL_SIZE", 16, "a number of connections")?,
+            database_pool_size: env.ranged("DATABASE_POOL_SIZE", 16, 1..=1000, "connections")?,
             redis_url,
             cors_origins: env.list("CORS_ORIGINS"),
             debug: env.flag("DEBUG")?,
             json_logs: env.text("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
-            max_body_bytes: env.parsed("MAX_BODY_BYTES", 1 << 20, "a number of bytes")?,
+            max_body_bytes: env.ranged("MAX_BODY_BYTES", 1 << 20, 1024..=1 << 30, "bytes")?,
             object_store: object_store(env, &recording_path)?,
             node_id: env.text("NODE_ID").unwrap_or_else(|| default_node_id(&recording_path)),
             recording_path,
             rtc: rtc(env, host)?,
-            room_grace: Duration::from_secs(seconds_in(env, "ROOM_GRACE_SECONDS", 10, 5..=30)?),
-            room_empty_timeout: match env.parsed::<u64>("ROOM_EMPTY_TIMEOUT_MINUTES", 0, "a number of minutes (0: never)")? {
+            room_grace: Duration::from_secs(env.ranged("ROOM_GRACE_SECONDS", 10, 5..=30, "seconds")?),
+            room_empty_timeout: match env.ranged::<u64>("ROOM_EMPTY_TIMEOUT_MINUTES", 0, 0..=10_080, "minutes (0: never)")? {
                 0 => None,
                 minutes => Some(Duration::from_secs(minutes * 60)),
             },
@@ -252,15 +271,6 @@ fn check_http_url(variable: &'static str, url: &str) -> Result<String, ConfigErr
     }
 }
 
-fn seconds_in(env: &Env, variable: &'static str, default: u64, range: std::ops::RangeInclusive<u64>) -> Result<u64, ConfigError> {
-    let value: u64 = env.parsed(variable, default, "a number of seconds")?;
-    if range.contains(&value) {
-        Ok(value)
-    } else {
-        Err(ConfigError { variable, problem: format!("is {value}, expected {} to {}", range.start(), range.end()) })
-    }
-}
-
 fn domain(env: &Env, public_url: &str) -> Result<DomainConfig, ConfigError> {
     let secret = env.required("JWT_SECRET_KEY", "at least 32 characters of random text")?;
     if secret.len() < 32 {
@@ -270,12 +280,12 @@ fn domain(env: &Env, public_url: &str) -> Result<DomainConfig, ConfigError> {
         None => JwtAlgorithm::Hs256,
         Some(text) => text.parse().map_err(|problem: String| ConfigError { variable: "JWT_ALGORITHM", problem })?,
     };
-    let access_minutes: u64 = env.parsed("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", 30, "a number of minutes")?;
-    let refresh_days: u64 = env.parsed("JWT_REFRESH_TOKEN_EXPIRE_DAYS", 7, "a number of days")?;
-    let requests: u32 = env.parsed("RATE_LIMIT_REQUESTS", 100, "a number of requests per window (0: no limit)")?;
-    let window_minutes: u64 = env.parsed("RATE_LIMIT_WINDOW_MINUTES", 15, "a number of minutes")?;
-    let login_failures: u32 = env.parsed("LOGIN_MAX_FAILURES", 5, "a number of failed logins")?;
-    let login_minutes: u64 = env.parsed("LOGIN_WINDOW_MINUTES", 15, "a number of minutes")?;
+    let access_minutes: u64 = env.ranged("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", 30, 1..=1440, "minutes")?;
+    let refresh_days: u64 = env.ranged("JWT_REFRESH_TOKEN_EXPIRE_DAYS", 7, 1..=365, "days")?;
+    let requests: u32 = env.ranged("RATE_LIMIT_REQUESTS", 100, 0..=1_000_000, "requests per window (0: no limit)")?;
+    let window_minutes: u64 = env.ranged("RATE_LIMIT_WINDOW_MINUTES", 15, 1..=1440, "minutes")?;
+    let login_failures: u32 = env.ranged("LOGIN_MAX_FAILURES", 5, 1..=1_000_000, "failed logins")?;
+    let login_minutes: u64 = env.ranged("LOGIN_WINDOW_MINUTES", 15, 1..=1440, "minutes")?;
     let signaling_base_url = match env.text("SIGNALING_URL") {
         Some(url) => url.trim_end_matches('/').to_string(),
         None => public_url.replacen("http", "ws", 1),
@@ -284,14 +294,14 @@ fn domain(env: &Env, public_url: &str) -> Result<DomainConfig, ConfigError> {
         jwt: JwtConfig {
             secret: secret.into_bytes(),
             algorithm,
-            access_ttl: Duration::from_secs(access_minutes.max(1) * 60),
-            refresh_ttl: Duration::from_secs(refresh_days.max(1) * 86_400),
-            room_ttl: Duration::from_secs(env.parsed("ROOM_TOKEN_TTL_SECONDS", 300, "a number of seconds")?),
+            access_ttl: Duration::from_secs(access_minutes * 60),
+            refresh_ttl: Duration::from_secs(refresh_days * 86_400),
+            room_ttl: Duration::from_secs(env.ranged("ROOM_TOKEN_TTL_SECONDS", 300, 10..=86_400, "seconds")?),
         },
-        login_failures: Window { limit: login_failures.max(1), period: Duration::from_secs(login_minutes.max(1) * 60) },
-        requests_per_user: (requests > 0).then(|| Window { limit: requests, period: Duration::from_secs(window_minutes.max(1) * 60) }),
-        room: RoomConfig { signaling_base_url, capacity: env.parsed("ROOM_CAPACITY", 20, "a number of participants")?, ice: ice(env)? },
-        recordings: RecordingConfig { link_ttl: Duration::from_secs(seconds_in(env, "RECORDING_LINK_TTL_SECONDS", 900, 10..=86_400)?) },
+        login_failures: Window { limit: login_failures, period: Duration::from_secs(login_minutes * 60) },
+        requests_per_user: (requests > 0).then(|| Window { limit: requests, period: Duration::from_secs(window_minutes * 60) }),
+        room: RoomConfig { signaling_base_url, capacity: env.ranged("ROOM_CAPACITY", 20, 1..=10_000, "participants")?, ice: ice(env)? },
+        recordings: RecordingConfig { link_ttl: Duration::from_secs(env.ranged("RECORDING_LINK_TTL_SECONDS", 900, 10..=86_400, "seconds")?) },
         public_url: public_url.to_string(),
     })
 }
@@ -301,7 +311,7 @@ fn ice(env: &Env) -> Result<IceConfig, ConfigError> {
     let turn_urls = env.list("TURN_SERVER");
     let turn_credentials = match (env.text("TURN_SECRET"), env.text("TURN_USERNAME"), env.text("TURN_PASSWORD")) {
         (Some(secret), _, _) => {
-            let ttl = env.parsed::<u64>("TURN_CREDENTIAL_TTL_SECONDS", 86_400, "a number of seconds")?;
+            let ttl = env.ranged::<u64>("TURN_CREDENTIAL_TTL_SECONDS", 86_400, 60..=604_800, "seconds")?;
             Some(TurnCredentials::Secret { secret, ttl: Duration::from_secs(ttl) })
         }
         (None, Some(username), Some(password)) => Some(TurnCredentials::Static { username, password }),
@@ -341,8 +351,8 @@ fn object_store(env: &Env, recording_path: &std::path::Path) -> Result<ObjectSto
 fn rtc(env: &Env, host: IpAddr) -> Result<RtcConfig, ConfigError> {
     let default_bind = if host.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { host };
     let bind_ip = env.parsed("RTC_BIND_IP", default_bind, "an IP address")?;
-    let udp_port_min: u16 = env.parsed("RTC_UDP_PORT_MIN", 40000, "a UDP port")?;
-    let udp_port_max: u16 = env.parsed("RTC_UDP_PORT_MAX", 40999, "a UDP port")?;
+    let udp_port_min: u16 = env.ranged("RTC_UDP_PORT_MIN", 40000, 1..=65_535, "(a UDP port)")?;
+    let udp_port_max: u16 = env.ranged("RTC_UDP_PORT_MAX", 40999, 1..=65_535, "(a UDP port)")?;
     if udp_port_max < udp_port_min {
         return Err(ConfigError { variable: "RTC_UDP_PORT_MAX", problem: "is below RTC_UDP_PORT_MIN".into() });
     }
@@ -391,6 +401,46 @@ mod tests {
         assert_eq!(config(&[("JWT_SECRET_KEY", "short")]).expect_err("must fail").variable, "JWT_SECRET_KEY");
         assert_eq!(config(&[("S3_ENDPOINT", "http://127.0.0.1:9000")]).expect_err("must fail").variable, "S3_BUCKET");
         assert_eq!(config(&[("TURN_SERVER", "turn:turn.example.com")]).expect_err("must fail").variable, "TURN_SECRET");
+    }
+
+    #[test]
+    fn every_number_has_a_range_and_an_error_naming_it() {
+        let cases = [
+            ("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "99999999999999"),
+            ("JWT_REFRESH_TOKEN_EXPIRE_DAYS", "99999999999999"),
+            ("ROOM_TOKEN_TTL_SECONDS", "18446744073709551615"),
+            ("ROOM_EMPTY_TIMEOUT_MINUTES", "307445734561825861"),
+            ("RATE_LIMIT_WINDOW_MINUTES", "307445734561825861"),
+            ("LOGIN_WINDOW_MINUTES", "0"),
+            ("ROOM_CAPACITY", "0"),
+            ("DATABASE_POOL_SIZE", "0"),
+            ("MAX_BODY_BYTES", "1"),
+            ("ROOM_GRACE_SECONDS", "31"),
+            ("TURN_CREDENTIAL_TTL_SECONDS", "1"),
+            ("RTC_UDP_PORT_MIN", "0"),
+        ];
+        for (variable, value) in cases {
+            let error = config(&[("TURN_SECRET", "coturn-secret"), (variable, value)]).expect_err(variable);
+            assert_eq!(error.variable, variable);
+            assert!(error.problem.contains(" to "), "{variable}: {}", error.problem);
+        }
+        let error = config(&[("ROOM_CAPACITY", "many")]).expect_err("not a number");
+        assert_eq!(error.problem, "is `many`, expected 1 to 10000 participants");
+    }
+
+    #[test]
+    fn the_largest_allowed_durations_do_not_overflow_a_timestamp() {
+        let config = config(&[
+            ("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "1440"),
+            ("JWT_REFRESH_TOKEN_EXPIRE_DAYS", "365"),
+            ("ROOM_TOKEN_TTL_SECONDS", "86400"),
+        ])
+        .expect("config");
+        let now = chrono::Utc::now();
+        for ttl in [config.domain.jwt.access_ttl, config.domain.jwt.refresh_ttl, config.domain.jwt.room_ttl] {
+            let delta = chrono::TimeDelta::from_std(ttl).expect("a time delta");
+            assert!(now.checked_add_signed(delta).is_some());
+        }
     }
 
     #[test]

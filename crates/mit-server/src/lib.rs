@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use mit_domain::Mit;
 use mit_domain::clock::SystemClock;
+use mit_domain::realtime::StoredRoomReports;
 use mit_domain::ports::{DependencyProbe, Ports, RateLimiter};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use redis::aio::ConnectionManager;
@@ -31,6 +32,7 @@ use crate::events::{EventHub, EventsPlane};
 use crate::limits::{MemoryLimiter, RedisLimiter};
 use crate::objects::{ObjectError, ObjectStore};
 use crate::probes::{ObjectStoreProbe, RedisProbe};
+use crate::realtime::room::RoomRules;
 use crate::realtime::{Realtime, RoomRegistry};
 use crate::recording::uploads::UploadWorker;
 use crate::recording::{Recorder, RecorderError};
@@ -126,15 +128,10 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
         tracing::info!(recovered, "finalised recordings a previous run left open");
     }
     let uploads = UploadWorker::start(Arc::new(store.clone()), objects.clone(), config.node_id.clone(), wake_uploads);
-    let rooms = Arc::new(RoomRegistry::new(
-        Sfu::new(sfu_config(&config)),
-        recorder,
-        config.domain.room.capacity as usize,
-        config.room_grace,
-        config.room_empty_timeout,
-    ));
+    let reports = Arc::new(StoredRoomReports::new(Arc::new(store.clone()), Arc::new(SystemClock)));
+    let rules = RoomRules { capacity: config.domain.room.capacity as usize, grace: config.room_grace, empty_timeout: config.room_empty_timeout };
+    let rooms = Arc::new(RoomRegistry::new(Sfu::new(sfu_config(&config)), recorder, reports, rules));
     let domain = Arc::new(Mit::new(ports(&store, redis.map(|(manager, _)| manager), rooms.clone(), objects), config.domain.clone()));
-    rooms.bind(&domain);
     let realtime = Arc::new(Realtime { mit: domain.clone(), rooms: rooms.clone() });
     let events = Arc::new(EventsPlane { mit: domain.clone(), hub });
     let app = http::app(domain, realtime, events, &config);

@@ -7,6 +7,7 @@ mod browser;
 mod chat;
 mod contract_drift;
 mod contract_requests;
+mod cors;
 mod errors;
 mod events;
 mod health;

@@ -228,6 +228,60 @@ async fn a_dropped_participant_keeps_their_seat_for_the_grace_period() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_grace_period_counts_from_the_latest_drop() {
+    let app = TestApp::spawn_with(&[("ROOM_GRACE_SECONDS", "5")]).await;
+    let (host, guest) = (app.register("Host").await, app.register("Guest").await);
+    let m = running(&host, &[&guest]).await;
+    let mut a = RoomClient::join(&host, m.id).await;
+    a.expect("room-info").await;
+    let mut b = RoomClient::join(&guest, m.id).await;
+    b.expect("room-info").await;
+    a.expect("user-joined").await;
+    b.drop_connection();
+    let mut back = RoomClient::join(&guest, m.id).await;
+    assert_eq!(back.expect("room-info").await["resumed"], true);
+    // Dropped again 3 s after the first drop: the first drop's timer (at 5 s) must find a seat
+    // whose grace period runs until 8 s.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    back.drop_connection();
+    assert!(!a.receives("user-left", Duration::from_secs(4)).await, "the seat is held 5 s from the latest drop");
+    assert_eq!(a.expect("user-left").await["reason"], "timeout");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quick_join_and_leave_is_stored_in_order() {
+    let app = TestApp::spawn().await;
+    let (host, guest) = (app.register("Host").await, app.register("Guest").await);
+    let m = running(&host, &[&guest]).await;
+    let mut a = RoomClient::join(&host, m.id).await;
+    a.expect("room-info").await;
+    for round in 0..20 {
+        let mut b = RoomClient::join(&guest, m.id).await;
+        b.expect("room-info").await;
+        b.send(json!({"type": "leave"}));
+        assert_eq!(b.expect_close().await.0, 1000, "round {round}");
+        assert_eq!(a.expect("user-left").await["reason"], "left", "round {round}");
+    }
+    // The last write is in once the host's own leave (written after it, in order) is.
+    a.send(json!({"type": "leave"}));
+    assert_eq!(a.expect_close().await.0, 1000);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let guest_row = loop {
+        let listed = host.client.list_participants().meeting_id(m.id).send().await.expect("list").into_inner();
+        let host_row = listed.items.iter().find(|p| p.user.id == host.id).expect("the host").clone();
+        let guest_row = listed.items.iter().find(|p| p.user.id == guest.id).expect("the guest").clone();
+        if !host_row.in_room {
+            break guest_row;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the host's leave was never stored");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(!guest_row.in_room, "left last: {guest_row:?}");
+    let (joined, left) = (guest_row.joined_at.expect("joined"), guest_row.left_at.expect("left"));
+    assert!(left >= joined, "left_at {left} before joined_at {joined}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn kicks_ends_and_rest_leaves_close_sockets() {
     let app = TestApp::spawn().await;
     let (host, guest, other) = (app.register("Host").await, app.register("Guest").await, app.register("Other").await);

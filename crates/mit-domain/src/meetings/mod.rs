@@ -117,8 +117,7 @@ impl MeetingsApi for Mit {
                 return Err(DomainError::conflict("meeting_ended", "the meeting is over").into());
             }
         };
-        let occupants = self.ports.rooms.occupants(meeting.id).await;
-        if !occupants.contains(&caller.user_id) && occupants.len() >= self.config.room.capacity as usize {
+        if !self.ports.rooms.has_seat_for(meeting.id, caller.user_id).await {
             return Err(DomainError::Conflict {
                 code: "room_full",
                 message: "the meeting room is full".into(),

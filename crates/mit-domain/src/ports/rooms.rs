@@ -25,8 +25,9 @@ pub enum Ending {
 /// The rooms of meetings in progress.
 #[async_trait]
 pub trait RoomControl: Send + Sync + 'static {
-    /// Who is connected to the meeting's room now.
-    async fn occupants(&self, meeting: Uuid) -> Vec<Uuid>;
+    /// Whether `user` could take a seat in the meeting's room now (the room's own rule, which
+    /// it applies again when their socket arrives).
+    async fn has_seat_for(&self, meeting: Uuid, user: Uuid) -> bool;
     /// Disconnects one participant, if connected.
     async fn remove(&self, meeting: Uuid, user: Uuid, why: Departure);
     /// Starts or stops recording the meeting's room, telling everyone in it; an older report

@@ -1,6 +1,7 @@
 //! The HTTP application: the generated API, its spec and docs UIs, metrics, and the middleware
 //! every response goes through.
 
+mod cors;
 mod headers;
 mod metrics_layer;
 
@@ -8,7 +9,6 @@ use std::sync::Arc;
 
 use mit_api::server::runtime::{BodyLimit, contract_errors};
 use mit_domain::Mit;
-use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, Route, get, handler};
 
 use crate::config::Config;
@@ -29,17 +29,8 @@ pub fn app(domain: Arc<Mit>, realtime: Arc<Realtime>, events: Arc<EventsPlane>, 
         .at("/metrics", get(metrics))
         .at("/ws/room/:meeting_id", get(realtime::room_socket.data(realtime)))
         .at("/ws/events", get(events::events_socket.data(events)));
-    routes
-        .data(BodyLimit(config.max_body_bytes))
-        .around(metrics_layer::record)
-        .around(headers::security_headers)
-        .with(cors(&config.cors_origins))
-        .around(contract_errors)
-}
-
-fn cors(origins: &[String]) -> Cors {
-    let cors = Cors::new().allow_credentials(false).expose_header("retry-after").max_age(600);
-    origins.iter().fold(cors, |cors, origin| cors.allow_origin(origin.as_str()))
+    let app = routes.data(BodyLimit(config.max_body_bytes)).around(metrics_layer::record).around(headers::security_headers);
+    cors::allowing(&config.cors_origins, app).around(contract_errors)
 }
 
 /// The contract itself; `cargo xtask contract check` keeps the generated routes equal to it.

@@ -2,62 +2,97 @@
 //! `RoomControl` port, implemented here.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use mit_domain::Mit;
 use mit_domain::ports::meetings::RecordingFlag;
 use mit_domain::ports::rooms::{Departure, Ending, RoomControl};
+use mit_domain::realtime::RoomReports;
 use mit_sfu::{RoomObserver, Sfu};
 use uuid::Uuid;
 
-use super::room::LiveRoom;
+use super::messages::LeftReason;
+use super::room::{LiveRoom, RoomRules};
 use crate::recording::Recorder;
+
+/// How long an ended meeting's closed room stays registered, refusing late sockets (one
+/// admitted just before the end must not open a fresh room). Far longer than an admission takes.
+const CLOSED_ROOM_LINGER: Duration = Duration::from_secs(10 * 60);
+
+#[derive(Default)]
+struct Rooms {
+    open: HashMap<Uuid, Arc<LiveRoom>>,
+    /// Meetings whose room closed here, and when.
+    ended: HashMap<Uuid, Instant>,
+}
+
+impl Rooms {
+    /// Moves rooms that closed themselves (their meeting completed while empty) to `ended`,
+    /// and forgets ended meetings after the linger time.
+    fn forget_closed(&mut self, now: Instant) {
+        let closed: Vec<Uuid> = self.open.iter().filter(|(_, room)| room.is_closed()).map(|(meeting, _)| *meeting).collect();
+        for meeting in closed {
+            self.open.remove(&meeting);
+            self.ended.insert(meeting, now);
+        }
+        self.ended.retain(|_, closed| now.duration_since(*closed) < CLOSED_ROOM_LINGER);
+    }
+}
 
 /// The rooms hosted on this node.
 pub struct RoomRegistry {
     sfu: Sfu,
-    rooms: Mutex<HashMap<Uuid, Arc<LiveRoom>>>,
-    mit: OnceLock<Weak<Mit>>,
+    rooms: Mutex<Rooms>,
+    reports: Arc<dyn RoomReports>,
     recorder: Recorder,
-    capacity: usize,
-    grace: Duration,
-    empty_timeout: Option<Duration>,
+    rules: RoomRules,
 }
 
 impl RoomRegistry {
-    /// No rooms yet; rooms are recorded by `recorder`, hold `capacity` seats and keep a dropped
-    /// seat for `grace`.
-    pub fn new(sfu: Sfu, recorder: Recorder, capacity: usize, grace: Duration, empty_timeout: Option<Duration>) -> Self {
-        Self { sfu, rooms: Mutex::new(HashMap::new()), mit: OnceLock::new(), recorder, capacity, grace, empty_timeout }
+    /// No rooms yet; rooms follow `rules`, are recorded by `recorder` and report to `reports`.
+    pub fn new(sfu: Sfu, recorder: Recorder, reports: Arc<dyn RoomReports>, rules: RoomRules) -> Self {
+        Self { sfu, rooms: Mutex::new(Rooms::default()), reports, recorder, rules }
     }
 
-    /// Connects the registry to the domain (which in turn uses the registry as its room port).
-    pub fn bind(&self, mit: &Arc<Mit>) {
-        let _ = self.mit.set(Arc::downgrade(mit));
-    }
-
-    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Arc<LiveRoom>>> {
+    fn rooms(&self) -> std::sync::MutexGuard<'_, Rooms> {
         // Single inserts and removes only: a poisoned lock leaves a consistent map.
         self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The meeting's room, created on first use.
-    pub fn room(&self, meeting: Uuid) -> Arc<LiveRoom> {
+    /// The meeting's room, created on first use; `None` once the meeting's room has closed.
+    pub fn room(&self, meeting: Uuid) -> Option<Arc<LiveRoom>> {
         let mut rooms = self.rooms();
-        let room = rooms.entry(meeting).or_insert_with(|| {
-            let recorder = self.recorder.meeting(meeting);
-            let media = self.sfu.room(meeting, Some(recorder.clone() as Arc<dyn RoomObserver>));
-            let mit = self.mit.get().cloned().unwrap_or_default();
-            Arc::new(LiveRoom::new(meeting, media, recorder, mit, self.capacity, self.grace, self.empty_timeout))
-        });
-        Arc::clone(room)
+        let now = Instant::now();
+        rooms.forget_closed(now);
+        if let Some(room) = rooms.open.get(&meeting) {
+            return Some(Arc::clone(room));
+        }
+        if rooms.ended.contains_key(&meeting) {
+            return None;
+        }
+        let recorder = self.recorder.meeting(meeting);
+        let media = self.sfu.room(meeting, Some(recorder.clone() as Arc<dyn RoomObserver>));
+        let room = LiveRoom::new(meeting, media, recorder, self.reports.clone(), self.rules);
+        rooms.open.insert(meeting, Arc::clone(&room));
+        Some(room)
     }
 
     /// The meeting's room, if it is open here.
     pub fn existing(&self, meeting: Uuid) -> Option<Arc<LiveRoom>> {
-        self.rooms().get(&meeting).cloned()
+        self.rooms().open.get(&meeting).cloned()
+    }
+
+    /// Closes the meeting's room (if open here) and keeps it closed.
+    pub fn close(&self, meeting: Uuid, ending: Ending) {
+        let room = {
+            let mut rooms = self.rooms();
+            rooms.ended.insert(meeting, Instant::now());
+            rooms.open.remove(&meeting)
+        };
+        if let Some(room) = room {
+            room.close(ending);
+        }
     }
 
     /// The media plane.
@@ -68,7 +103,7 @@ impl RoomRegistry {
     /// For shutdown: finishes every file being recorded (recording resumes in new files when
     /// the participants reconnect to the next run) and waits until they are handed over.
     pub async fn finish_recordings(&self) {
-        let rooms: Vec<Arc<LiveRoom>> = self.rooms().values().cloned().collect();
+        let rooms: Vec<Arc<LiveRoom>> = self.rooms().open.values().cloned().collect();
         for room in rooms {
             room.pause_recorder();
         }
@@ -78,16 +113,17 @@ impl RoomRegistry {
 
 #[async_trait]
 impl RoomControl for RoomRegistry {
-    async fn occupants(&self, meeting: Uuid) -> Vec<Uuid> {
-        self.existing(meeting).map(|room| room.occupants()).unwrap_or_default()
+    async fn has_seat_for(&self, meeting: Uuid, user: Uuid) -> bool {
+        self.existing(meeting).is_none_or(|room| room.has_seat_for(user))
     }
 
     async fn remove(&self, meeting: Uuid, user: Uuid, why: Departure) {
         if let Some(room) = self.existing(meeting) {
-            match why {
-                Departure::Kicked => room.kick(user),
-                Departure::Left => room.leave(user),
-            }
+            let reason = match why {
+                Departure::Kicked => LeftReason::Kicked,
+                Departure::Left => LeftReason::Left,
+            };
+            room.remove(user, reason);
         }
     }
 
@@ -98,9 +134,6 @@ impl RoomControl for RoomRegistry {
     }
 
     async fn close(&self, meeting: Uuid, ending: Ending) {
-        let room = self.rooms().remove(&meeting);
-        if let Some(room) = room {
-            room.close(ending);
-        }
+        RoomRegistry::close(self, meeting, ending);
     }
 }

@@ -52,7 +52,9 @@ pub async fn serve(realtime: Arc<Realtime>, meeting: Option<Uuid>, token: Option
         Ok(admission) => admission,
         Err(refusal) => return refuse(&mut sink, refusal).await,
     };
-    let room = realtime.rooms.room(admission.meeting_id);
+    let Some(room) = realtime.rooms.room(admission.meeting_id) else {
+        return refuse(&mut sink, Refusal::Ended).await;
+    };
     let (outbox_tx, outbox) = mpsc::channel(OUTBOX_DEPTH);
     let (session, entry) = match room.enter(&admission, outbox_tx) {
         Ok(entered) => entered,
@@ -225,7 +227,7 @@ impl Connection {
 
     async fn chat(&mut self, text: &str) {
         match self.realtime.mit.post_chat(self.admission.meeting_id, self.admission.user_id, text).await {
-            Ok(message) => self.room.broadcast(&ServerMessage::from(message), None),
+            Ok(message) => self.room.broadcast(ServerMessage::from(message), None),
             Err(DomainError::Invalid { message, .. }) => {
                 self.send(&ServerMessage::error("invalid_message", message)).await;
             }
@@ -277,7 +279,7 @@ fn peer_message(event: PeerEvent) -> Option<ServerMessage> {
 impl Realtime {
     /// Brings the room's recording state up to the database's (auto-record at start, or a
     /// host's start while the room did not exist yet).
-    async fn sync_recording(&self, room: &LiveRoom, admission: &Admission) {
+    async fn sync_recording(&self, room: &Arc<LiveRoom>, admission: &Admission) {
         match self.mit.recording_state(admission.meeting_id, admission.user_id).await {
             Ok(recording) => room.apply_recording(recording),
             Err(error) => tracing::warn!(%error, "recording state unknown"),
