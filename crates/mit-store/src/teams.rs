@@ -8,7 +8,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use mit_api::server::models::TeamRole;
 use mit_domain::paging::{Page, PageRequest};
 use mit_domain::ports::StoreError;
-use mit_domain::ports::teams::{MemberRecord, MembershipChange, NewTeam, TeamChange, TeamRecord, TeamStore};
+use mit_domain::ports::teams::{Authorised, MemberRecord, MembershipChange, NewTeam, TeamChange, TeamRecord, TeamStore};
+use mit_domain::teams::policy::{self, MemberAction};
 use uuid::Uuid;
 
 use super::rows::{CountRow, MemberRow, TeamRow, convert};
@@ -93,20 +94,41 @@ impl TeamStore for PgStore {
     async fn update_team(
         &self,
         team: Uuid,
-        viewer: Uuid,
+        actor: Uuid,
         change: TeamChange,
         now: DateTime<Utc>,
-    ) -> Result<Option<TeamRecord>, StoreError> {
+    ) -> Result<Authorised<Option<TeamRecord>>, StoreError> {
         let mut conn = self.connection().await?;
         let row = TeamChangeRow { name: change.name, description: change.description, updated_at: now };
-        diesel::update(teams::table.find(team)).set(&row).execute(&mut conn).await.map_err(store_error)?;
+        let allowed = conn
+            .transaction(async |conn| {
+                if !actor_role(conn, team, actor).await?.is_some_and(policy::may_edit_team) {
+                    return Ok(false);
+                }
+                diesel::update(teams::table.find(team)).set(&row).execute(conn).await?;
+                Ok::<_, diesel::result::Error>(true)
+            })
+            .await
+            .map_err(store_error)?;
         drop(conn);
-        self.team_for(team, viewer).await
+        if !allowed {
+            return Ok(Authorised::Forbidden);
+        }
+        Ok(Authorised::Done(self.team_for(team, actor).await?))
     }
 
-    async fn delete_team(&self, team: Uuid) -> Result<(), StoreError> {
+    async fn delete_team(&self, team: Uuid, actor: Uuid) -> Result<Authorised<()>, StoreError> {
         let mut conn = self.connection().await?;
-        diesel::delete(teams::table.find(team)).execute(&mut conn).await.map(|_| ()).map_err(store_error)
+        conn.transaction(async |conn| {
+            lock_owners(conn, team).await?;
+            if !actor_role(conn, team, actor).await?.is_some_and(policy::may_delete_team) {
+                return Ok(Authorised::Forbidden);
+            }
+            diesel::delete(teams::table.find(team)).execute(conn).await?;
+            Ok(Authorised::Done(()))
+        })
+        .await
+        .map_err(store_error)
     }
 
     async fn members(&self, team: Uuid, page: PageRequest) -> Result<Page<MemberRecord>, StoreError> {
@@ -132,27 +154,49 @@ impl TeamStore for PgStore {
         role.map(|r| super::rows::parse_enum("team role", &r)).transpose()
     }
 
-    async fn add_member(&self, team: Uuid, user: Uuid, role: TeamRole, now: DateTime<Utc>) -> Result<MemberRecord, StoreError> {
+    async fn add_member(
+        &self,
+        team: Uuid,
+        actor: Uuid,
+        user: Uuid,
+        role: TeamRole,
+        now: DateTime<Utc>,
+    ) -> Result<Authorised<MemberRecord>, StoreError> {
         let mut conn = self.connection().await?;
-        diesel::insert_into(team_members::table)
-            .values((
-                team_members::team_id.eq(team),
-                team_members::user_id.eq(user),
-                team_members::role.eq(role.as_str()),
-                team_members::joined_at.eq(now),
-            ))
-            .execute(&mut conn)
+        let row = conn
+            .transaction(async |conn| {
+                lock_owners(conn, team).await?;
+                if !actor_role(conn, team, actor).await?.is_some_and(|actor| policy::may(actor, MemberAction::Add(role))) {
+                    return Ok(None);
+                }
+                diesel::insert_into(team_members::table)
+                    .values((
+                        team_members::team_id.eq(team),
+                        team_members::user_id.eq(user),
+                        team_members::role.eq(role.as_str()),
+                        team_members::joined_at.eq(now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                member(conn, team, user).await
+            })
             .await
             .map_err(store_error)?;
-        let row = member(&mut conn, team, user).await.map_err(store_error)?;
-        row.ok_or_else(|| StoreError::Other("a new member vanished".into())).and_then(MemberRecord::try_from)
+        match row {
+            Some(row) => Ok(Authorised::Done(MemberRecord::try_from(row)?)),
+            None => Ok(Authorised::Forbidden),
+        }
     }
 
-    async fn change_role(&self, team: Uuid, user: Uuid, role: TeamRole) -> Result<MembershipChange, StoreError> {
+    async fn change_role(&self, team: Uuid, actor: Uuid, user: Uuid, role: TeamRole) -> Result<MembershipChange, StoreError> {
         let mut conn = self.connection().await?;
         conn.transaction(async |conn| {
             let Some(current) = locked_role(conn, team, user).await? else { return Ok(MembershipChange::NotMember) };
-            if current == TeamRole::Owner.as_str() && role != TeamRole::Owner && owner_count(conn, team).await? <= 1 {
+            let change = MemberAction::ChangeRole { from: current, to: role };
+            if !actor_role(conn, team, actor).await?.is_some_and(|actor| policy::may(actor, change)) {
+                return Ok(MembershipChange::Forbidden);
+            }
+            if current == TeamRole::Owner && role != TeamRole::Owner && owner_count(conn, team).await? <= 1 {
                 return Ok(MembershipChange::LastOwner);
             }
             diesel::update(team_members::table.find((team, user))).set(team_members::role.eq(role.as_str())).execute(conn).await?;
@@ -162,11 +206,15 @@ impl TeamStore for PgStore {
         .map_err(store_error)
     }
 
-    async fn remove_member(&self, team: Uuid, user: Uuid) -> Result<MembershipChange, StoreError> {
+    async fn remove_member(&self, team: Uuid, actor: Uuid, user: Uuid) -> Result<MembershipChange, StoreError> {
         let mut conn = self.connection().await?;
         conn.transaction(async |conn| {
             let Some(current) = locked_role(conn, team, user).await? else { return Ok(MembershipChange::NotMember) };
-            if current == TeamRole::Owner.as_str() && owner_count(conn, team).await? <= 1 {
+            let leaving = actor == user;
+            if !leaving && !actor_role(conn, team, actor).await?.is_some_and(|actor| policy::may(actor, MemberAction::Remove(current))) {
+                return Ok(MembershipChange::Forbidden);
+            }
+            if current == TeamRole::Owner && owner_count(conn, team).await? <= 1 {
                 return Ok(MembershipChange::LastOwner);
             }
             diesel::delete(team_members::table.find((team, user))).execute(conn).await?;
@@ -177,9 +225,9 @@ impl TeamStore for PgStore {
     }
 }
 
-/// Locks the team's owner rows (always in the same order, so concurrent changes queue instead of
-/// deadlocking), then the target's row, and returns the target's role.
-async fn locked_role(conn: &mut AsyncPgConnection, team: Uuid, user: Uuid) -> QueryResult<Option<String>> {
+/// Locks the team's owner rows, always in the same order: every membership change takes these
+/// first, so concurrent changes queue instead of deadlocking or overtaking each other.
+async fn lock_owners(conn: &mut AsyncPgConnection, team: Uuid) -> QueryResult<()> {
     team_members::table
         .filter(team_members::team_id.eq(team))
         .filter(team_members::role.eq(TeamRole::Owner.as_str()))
@@ -187,8 +235,21 @@ async fn locked_role(conn: &mut AsyncPgConnection, team: Uuid, user: Uuid) -> Qu
         .select(team_members::user_id)
         .for_update()
         .load::<Uuid>(conn)
-        .await?;
-    team_members::table.find((team, user)).select(team_members::role).for_update().first(conn).await.optional()
+        .await
+        .map(|_| ())
+}
+
+/// Locks the owners, then the target's row, and returns the target's role.
+async fn locked_role(conn: &mut AsyncPgConnection, team: Uuid, user: Uuid) -> QueryResult<Option<TeamRole>> {
+    lock_owners(conn, team).await?;
+    let role: Option<String> = team_members::table.find((team, user)).select(team_members::role).for_update().first(conn).await.optional()?;
+    role.map(|role| super::rows::parse_enum("team role", &role).map_err(to_diesel)).transpose()
+}
+
+/// The actor's role as of now, locked against a concurrent change until the write commits.
+async fn actor_role(conn: &mut AsyncPgConnection, team: Uuid, actor: Uuid) -> QueryResult<Option<TeamRole>> {
+    let role: Option<String> = team_members::table.find((team, actor)).select(team_members::role).for_share().first(conn).await.optional()?;
+    role.map(|role| super::rows::parse_enum("team role", &role).map_err(to_diesel)).transpose()
 }
 
 async fn owner_count(conn: &mut AsyncPgConnection, team: Uuid) -> QueryResult<i64> {

@@ -21,8 +21,10 @@ mod participants;
 mod recordings;
 mod review;
 mod signaling;
+mod team_rights;
 mod teams;
 mod tokens;
+mod typescript;
 mod users;
 
 use std::future::Future;

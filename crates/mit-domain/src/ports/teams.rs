@@ -72,10 +72,23 @@ pub enum MembershipChange {
     NotMember,
     /// Refused: they are the team's last owner.
     LastOwner,
+    /// Refused: the actor's role, as of the write, does not allow it (it may have changed
+    /// since the actor's rights were first read).
+    Forbidden,
 }
 
-/// Storage of teams. Every method is one transaction; the last-owner rule is enforced under
-/// row locks so concurrent changes cannot leave a team without an owner.
+/// A write the actor's rights must allow, checked again inside its transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authorised<T> {
+    /// Done.
+    Done(T),
+    /// The actor's role, as of the write, does not allow it.
+    Forbidden,
+}
+
+/// Storage of teams. Every write is one transaction that checks the actor's rights
+/// (`teams::policy`) and the last-owner rule under row locks, so a concurrent demotion cannot
+/// slip between a check and its write, nor can concurrent changes leave a team without an owner.
 #[async_trait]
 pub trait TeamStore: Send + Sync + 'static {
     /// Creates a team with its first owner.
@@ -84,19 +97,21 @@ pub trait TeamStore: Send + Sync + 'static {
     async fn teams_of(&self, user: Uuid, page: PageRequest) -> Result<Page<TeamRecord>, StoreError>;
     /// A team as `user` sees it; `None` unless they are a member.
     async fn team_for(&self, team: Uuid, user: Uuid) -> Result<Option<TeamRecord>, StoreError>;
-    /// Renames or re-describes a team; returns it as `viewer` sees it.
-    async fn update_team(&self, team: Uuid, viewer: Uuid, change: TeamChange, now: DateTime<Utc>)
-    -> Result<Option<TeamRecord>, StoreError>;
-    /// Deletes a team (its meetings stay, without a team).
-    async fn delete_team(&self, team: Uuid) -> Result<(), StoreError>;
+    /// Renames or re-describes a team if `actor` may edit it; returns it as `actor` sees it.
+    async fn update_team(&self, team: Uuid, actor: Uuid, change: TeamChange, now: DateTime<Utc>)
+    -> Result<Authorised<Option<TeamRecord>>, StoreError>;
+    /// Deletes a team if `actor` may (its meetings stay, without a team).
+    async fn delete_team(&self, team: Uuid, actor: Uuid) -> Result<Authorised<()>, StoreError>;
     /// Members, owners first, then by name and id.
     async fn members(&self, team: Uuid, page: PageRequest) -> Result<Page<MemberRecord>, StoreError>;
     /// A member's role; `None` if not a member.
     async fn role_of(&self, team: Uuid, user: Uuid) -> Result<Option<TeamRole>, StoreError>;
-    /// Adds a member; `Conflict` if they already are one.
-    async fn add_member(&self, team: Uuid, user: Uuid, role: TeamRole, now: DateTime<Utc>) -> Result<MemberRecord, StoreError>;
-    /// Changes a member's role, refusing to demote the last owner.
-    async fn change_role(&self, team: Uuid, user: Uuid, role: TeamRole) -> Result<MembershipChange, StoreError>;
-    /// Removes a member, refusing to remove the last owner.
-    async fn remove_member(&self, team: Uuid, user: Uuid) -> Result<MembershipChange, StoreError>;
+    /// Adds a member if `actor` may; `Conflict` if they already are one.
+    async fn add_member(&self, team: Uuid, actor: Uuid, user: Uuid, role: TeamRole, now: DateTime<Utc>)
+    -> Result<Authorised<MemberRecord>, StoreError>;
+    /// Changes a member's role if `actor` may, refusing to demote the last owner.
+    async fn change_role(&self, team: Uuid, actor: Uuid, user: Uuid, role: TeamRole) -> Result<MembershipChange, StoreError>;
+    /// Removes a member (`actor` themselves, or someone `actor` may remove), refusing to remove
+    /// the last owner.
+    async fn remove_member(&self, team: Uuid, actor: Uuid, user: Uuid) -> Result<MembershipChange, StoreError>;
 }

@@ -14,7 +14,7 @@ use crate::auth::clean_name;
 use crate::error::{ApiResult, DomainError};
 use crate::paging::PageRequest;
 use crate::ports::StoreError;
-use crate::ports::teams::{MemberRecord, MembershipChange, NewTeam, TeamChange, TeamRecord};
+use crate::ports::teams::{Authorised, MemberRecord, MembershipChange, NewTeam, TeamChange, TeamRecord};
 use crate::users::user_ref_model;
 use crate::{Caller, Mit};
 use policy::MemberAction;
@@ -64,8 +64,10 @@ impl TeamsApi for Mit {
             },
         };
         let now = self.ports.clock.now();
-        let updated = self.ports.teams.update_team(team.id, caller.user_id, change, now).await.map_err(DomainError::from)?;
-        let updated = updated.ok_or(DomainError::NotFound("team"))?;
+        let updated = match self.ports.teams.update_team(team.id, caller.user_id, change, now).await.map_err(DomainError::from)? {
+            Authorised::Done(updated) => updated.ok_or(DomainError::NotFound("team"))?,
+            Authorised::Forbidden => return Err(rights_changed().into()),
+        };
         Ok(update_team::Response::Ok(Json(team_model(updated))))
     }
 
@@ -74,8 +76,10 @@ impl TeamsApi for Mit {
         if !policy::may_delete_team(team.my_role) {
             return Err(DomainError::Forbidden("only owners may delete the team".into()).into());
         }
-        self.ports.teams.delete_team(team.id).await.map_err(DomainError::from)?;
-        Ok(delete_team::Response::NoContent)
+        match self.ports.teams.delete_team(team.id, caller.user_id).await.map_err(DomainError::from)? {
+            Authorised::Done(()) => Ok(delete_team::Response::NoContent),
+            Authorised::Forbidden => Err(rights_changed().into()),
+        }
     }
 
     async fn list_team_members(&self, caller: &Caller, request: list_team_members::Request) -> ApiResult<list_team_members::Response> {
@@ -100,11 +104,14 @@ impl TeamsApi for Mit {
         let user = self.ports.accounts.user_by_email(&email).await.map_err(DomainError::from)?;
         let user = user.ok_or_else(|| DomainError::unknown("email", "no user has this email"))?;
         let now = self.ports.clock.now();
-        let member = self.ports.teams.add_member(team.id, user.id, role, now).await.map_err(|e| match e {
+        let added = self.ports.teams.add_member(team.id, caller.user_id, user.id, role, now).await.map_err(|e| match e {
             StoreError::Conflict(_) => DomainError::conflict("already_exists", "this user is already a member"),
             other => other.into(),
         })?;
-        Ok(add_team_member::Response::Created(Json(member_model(member))))
+        match added {
+            Authorised::Done(member) => Ok(add_team_member::Response::Created(Json(member_model(member)))),
+            Authorised::Forbidden => Err(rights_changed().into()),
+        }
     }
 
     async fn update_team_member(&self, caller: &Caller, request: update_team_member::Request) -> ApiResult<update_team_member::Response> {
@@ -114,10 +121,11 @@ impl TeamsApi for Mit {
         if !policy::may(team.my_role, MemberAction::ChangeRole { from: target, to }) {
             return Err(DomainError::Forbidden(format!("a team {} may not make a team {target} a team {to}", team.my_role)).into());
         }
-        match self.ports.teams.change_role(team.id, request.user_id, to).await.map_err(DomainError::from)? {
+        match self.ports.teams.change_role(team.id, caller.user_id, request.user_id, to).await.map_err(DomainError::from)? {
             MembershipChange::Done(Some(member)) => Ok(update_team_member::Response::Ok(Json(member_model(member)))),
             MembershipChange::Done(None) | MembershipChange::NotMember => Err(DomainError::NotFound("team member").into()),
             MembershipChange::LastOwner => Err(last_owner().into()),
+            MembershipChange::Forbidden => Err(rights_changed().into()),
         }
     }
 
@@ -128,10 +136,11 @@ impl TeamsApi for Mit {
         if !leaving && !policy::may(team.my_role, MemberAction::Remove(target)) {
             return Err(DomainError::Forbidden(format!("a team {} may not remove a team {target}", team.my_role)).into());
         }
-        match self.ports.teams.remove_member(team.id, request.user_id).await.map_err(DomainError::from)? {
+        match self.ports.teams.remove_member(team.id, caller.user_id, request.user_id).await.map_err(DomainError::from)? {
             MembershipChange::Done(_) => Ok(remove_team_member::Response::NoContent),
             MembershipChange::NotMember => Err(DomainError::NotFound("team member").into()),
             MembershipChange::LastOwner => Err(last_owner().into()),
+            MembershipChange::Forbidden => Err(rights_changed().into()),
         }
     }
 }
@@ -145,6 +154,11 @@ impl Mit {
     async fn member_role(&self, team: Uuid, user: Uuid) -> Result<TeamRole, DomainError> {
         self.ports.teams.role_of(team, user).await?.ok_or(DomainError::NotFound("team member"))
     }
+}
+
+/// The caller's role changed between the first check and the write (a concurrent demotion).
+fn rights_changed() -> DomainError {
+    DomainError::Forbidden("your role in this team no longer allows this".into())
 }
 
 fn last_owner() -> DomainError {
