@@ -120,9 +120,7 @@ pub fn npm_package(name: &str, version: &str) -> Result<PathBuf> {
     if manifest.contains(&format!("\"version\": \"{version}\"")) {
         return Ok(package);
     }
-    if !on_path("npm") {
-        bail!("npm is missing: install Node.js (the Debian `nodejs` and `npm` packages)");
-    }
+    require_npm()?;
     eprintln!("installing {name}@{version} from npm");
     std::fs::create_dir_all(&prefix)?;
     run(Command::new("npm")
@@ -130,4 +128,12 @@ pub fn npm_package(name: &str, version: &str) -> Result<PathBuf> {
         .arg(&prefix)
         .arg(format!("{name}@{version}")))?;
     Ok(package)
+}
+
+/// Fails with install instructions when npm is not on PATH.
+pub fn require_npm() -> Result<()> {
+    if !on_path("npm") {
+        bail!("npm is missing: install Node.js (the Debian `nodejs` and `npm` packages)");
+    }
+    Ok(())
 }
