@@ -48,6 +48,24 @@ pub fn s3_env(public_endpoint: Option<&str>) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Polls `probe` every 25 ms until it yields something and returns that; fails the test with
+/// `what` once `within` has passed without it. For waiting on an event the test can only observe
+/// by looking (a row in the database, a counter going up) instead of sleeping "long enough".
+pub async fn eventually<T, F, Fut>(within: std::time::Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out after {within:?} waiting for: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
 /// The `mit` binary `cargo xtask test` builds, for tests that must kill a real server process.
 pub fn server_binary() -> std::path::PathBuf {
     service_url("MIT_TEST_SERVER_BIN").into()
@@ -71,8 +89,12 @@ impl TestApp {
         Self::spawn_with(&[]).await
     }
 
-    /// A server with extra environment variables (they win over the defaults).
+    /// A server with extra environment variables (they win over the defaults). With `TEST_LOG`
+    /// set (`json` for JSON lines), the server's logs go to the test's output.
     pub async fn spawn_with(overrides: &[(&str, &str)]) -> Self {
+        if let Ok(format) = std::env::var("TEST_LOG") {
+            mit_server::telemetry::init_logs(true, format.eq_ignore_ascii_case("json"));
+        }
         let database_url = fresh_database().await;
         let recordings = tempfile::tempdir().expect("a temporary directory for recordings");
         let recording_path = recordings.path().display().to_string();

@@ -36,9 +36,9 @@ impl ServerProcess {
             .envs(env.iter().map(|(k, v)| (k, v)))
             .env("HOST", "127.0.0.1")
             .env("PORT", port.to_string())
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", if std::env::var_os("TEST_LOG").is_some() { "info" } else { "warn" })
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
             .spawn()
             .expect("the mit binary starts");
         let server = Self { child, env, port, base_url: format!("http://127.0.0.1:{port}") };

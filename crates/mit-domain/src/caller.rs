@@ -10,3 +10,10 @@ pub struct Caller {
     /// The session (sign-in) the access token belongs to.
     pub session_id: Uuid,
 }
+
+impl std::fmt::Display for Caller {
+    /// The user id: what logs record as the request's caller.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.user_id.fmt(f)
+    }
+}

@@ -141,8 +141,12 @@ impl ApiError {
         self.clone().into_body()
     }
 
-    /// The contract's error body, consuming the error.
-    pub fn into_body(self) -> ErrorResponse {
+    /// The contract's error body, consuming the error; inside a request, `details.request_id`
+    /// carries its id.
+    pub fn into_body(mut self) -> ErrorResponse {
+        if let Some(id) = super::current_request_id() {
+            self.details.insert("request_id".to_string(), Value::String(id.to_string()));
+        }
         ErrorResponse { error: self.code.into_owned(), message: self.message, details: (!self.details.is_empty()).then_some(self.details) }
     }
 

@@ -23,6 +23,7 @@ mod review;
 mod signaling;
 mod team_rights;
 mod teams;
+mod tracing;
 mod tokens;
 mod typescript;
 mod users;

@@ -143,7 +143,10 @@ fn adapter_method(op: &Operation) -> TokenStream {
     let call = if op.secured {
         quote! {
             match self.0.authenticate(&auth.0.token, &request.context).await {
-                ::std::result::Result::Ok(caller) => self.0.#method(&caller, request).await,
+                ::std::result::Result::Ok(caller) => {
+                    crate::server::runtime::record_caller(&caller);
+                    self.0.#method(&caller, request).await
+                }
                 ::std::result::Result::Err(error) => ::std::result::Result::Err(error),
             }
         }
@@ -160,6 +163,7 @@ fn adapter_method(op: &Operation) -> TokenStream {
             #(#params)*
             #body_arg
         ) -> ::poem::Result<ops::#module::Response> {
+            crate::server::runtime::enter_operation(#op_id);
             let request = ops::#module::Request {
                 #(#fields)*
                 #body_field
@@ -221,10 +225,10 @@ fn service(api: &Api) -> TokenStream {
         pub struct SpecStub;
 
         impl crate::server::runtime::Authenticator for SpecStub {
-            type Caller = ();
+            type Caller = &'static str;
 
-            async fn authenticate(&self, _token: &str, _context: &crate::server::runtime::RequestContext) -> ::std::result::Result<(), crate::server::runtime::ApiError> {
-                ::std::result::Result::Ok(())
+            async fn authenticate(&self, _token: &str, _context: &crate::server::runtime::RequestContext) -> ::std::result::Result<&'static str, crate::server::runtime::ApiError> {
+                ::std::result::Result::Ok("spec-stub")
             }
         }
 

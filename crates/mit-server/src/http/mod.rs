@@ -7,7 +7,7 @@ mod metrics_layer;
 
 use std::sync::Arc;
 
-use mit_api::server::runtime::{BodyLimit, contract_errors};
+use mit_api::server::runtime::{BodyLimit, contract_errors, request_scope};
 use mit_domain::Mit;
 use poem::{Endpoint, EndpointExt, Route, get, handler};
 
@@ -30,7 +30,7 @@ pub fn app(domain: Arc<Mit>, realtime: Arc<Realtime>, events: Arc<EventsPlane>, 
         .at("/ws/room/:meeting_id", get(realtime::room_socket.data(realtime)))
         .at("/ws/events", get(events::events_socket.data(events)));
     let app = routes.data(BodyLimit(config.max_body_bytes)).around(metrics_layer::record).around(headers::security_headers);
-    cors::allowing(&config.cors_origins, app).around(contract_errors)
+    cors::allowing(&config.cors_origins, app).around(contract_errors).around(request_scope)
 }
 
 /// The contract itself; `cargo xtask contract check` keeps the generated routes equal to it.

@@ -40,8 +40,14 @@ pub fn close_code(refusal: Refusal) -> (u16, &'static str) {
 type Sink = futures::stream::SplitSink<WebSocketStream, Message>;
 type Stream = futures::stream::SplitStream<WebSocketStream>;
 
-/// Serves one socket from upgrade to close.
+/// Serves one socket from upgrade to close, inside a `signalling` span naming the meeting, and
+/// once admitted the user and the room's session.
 pub async fn serve(realtime: Arc<Realtime>, meeting: Option<Uuid>, token: Option<String>, socket: WebSocketStream) {
+    let span = tracing::info_span!("signalling", meeting = ?meeting, user = tracing::field::Empty, session = tracing::field::Empty);
+    tracing::Instrument::instrument(serve_socket(realtime, meeting, token, socket), span).await;
+}
+
+async fn serve_socket(realtime: Arc<Realtime>, meeting: Option<Uuid>, token: Option<String>, socket: WebSocketStream) {
     let (mut sink, stream) = socket.split();
     let admission = match (meeting, token) {
         (None, _) => Err(Refusal::MeetingNotFound),
@@ -60,6 +66,8 @@ pub async fn serve(realtime: Arc<Realtime>, meeting: Option<Uuid>, token: Option
         Ok(entered) => entered,
         Err(refusal) => return refuse(&mut sink, refusal).await,
     };
+    tracing::Span::current().record("user", tracing::field::display(admission.user_id)).record("session", session);
+    tracing::debug!(?entry, "entered the room");
     let (events_tx, events) = mpsc::unbounded_channel();
     let peer = match room.media().connect(admission.user_id, events_tx).await {
         Ok(peer) => peer,
