@@ -5,10 +5,12 @@ mod contract_cmd;
 mod dev_cmd;
 mod fixtures;
 mod process;
+mod schema_cmd;
 mod schemathesis;
 mod services;
 mod test_cmd;
 mod tools;
+mod typescript;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +45,13 @@ enum Command {
     /// and keep them up until Ctrl-C
     /// (to run single tests with `cargo nextest run` or `cargo test` in another shell).
     Services,
+    /// Regenerate crates/mit-store/src/schema.rs from migrations/ with `diesel print-schema`
+    /// (without --write: fail if the committed file is stale).
+    Schema {
+        /// Write the file instead of checking it.
+        #[arg(long)]
+        write: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -53,6 +62,7 @@ fn main() -> ExitCode {
         Command::Test(options) => test_cmd::run_tests(options),
         Command::Services => test_cmd::hold_services(),
         Command::Bench(command) => bench::run_bench(command),
+        Command::Schema { write } => schema_cmd::run_schema(write),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

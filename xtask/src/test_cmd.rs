@@ -12,6 +12,7 @@ use crate::contract_cmd::{ContractCommand, run_contract};
 use crate::process::run;
 use crate::services::{Postgres, Redis, S3};
 use crate::tools::{CHROMIUM, OPUS_TOOLS, POSTGRESQL, Package, REDIS, VORBIS_TOOLS, ensure_packages, npm_package, s3s_fs};
+use crate::typescript::typescript_client;
 
 /// playwright-core drives Debian's Chromium (its own browser download is not reachable).
 const PLAYWRIGHT_VERSION: &str = "1.64.1";
@@ -46,6 +47,8 @@ pub fn run_tests(options: TestOptions) -> Result<()> {
         timings.step("clippy", || run(cargo().args(["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"])))?;
     }
     timings.step("contract check", || run_contract(ContractCommand::Check { dir: None, base: None, allow_breaking: false }))?;
+    timings.step("schema fresh", || crate::schema_cmd::run_schema(false))?;
+    let ts_client = timings.step("typescript client", typescript_client)?;
     // The crash test kills a real `mit` process. The same flags as the contract check's build, so
     // features resolve alike and nothing is compiled twice.
     timings.step("build mit", || run(cargo().args(["build", "--quiet", "--workspace", "--all-targets"])))?;
@@ -64,6 +67,7 @@ pub fn run_tests(options: TestOptions) -> Result<()> {
         ("MIT_TEST_CHROMIUM", CHROMIUM.provides.to_string()),
         ("MIT_TEST_SERVER_BIN", server_binary()),
         ("MIT_TEST_S3S_FS", s3s_fs.display().to_string()),
+        ("MIT_TEST_TS_CLIENT", ts_client.display().to_string()),
     ];
     timings.step("test suite", || run(test_runner(&options.runner_args).envs(env.iter().map(|(k, v)| (k, v)))))?;
     if !options.skip_schemathesis {
@@ -81,6 +85,7 @@ pub fn hold_services() -> Result<()> {
     ensure_packages(&TEST_PACKAGES)?;
     let fixture = fixtures::opus_fixture()?;
     let playwright = npm_package("playwright-core", PLAYWRIGHT_VERSION)?;
+    let ts_client = typescript_client()?;
     let postgres = Postgres::start(&scratch_dir("postgres"), true)?;
     let redis = Redis::start()?;
     let s3 = S3::start(&scratch_dir("s3"))?;
@@ -95,6 +100,7 @@ pub fn hold_services() -> Result<()> {
     println!("export MIT_TEST_CHROMIUM={}", CHROMIUM.provides);
     println!("export MIT_TEST_SERVER_BIN={}", server_binary());
     println!("export MIT_TEST_S3S_FS={}", s3s_fs()?.display());
+    println!("export MIT_TEST_TS_CLIENT={}", ts_client.display());
     eprintln!("services are up; press Ctrl-C (or close stdin) to stop them");
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let on_signal = stop.clone();
