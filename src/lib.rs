@@ -14,7 +14,7 @@ pub mod server {
 
     pub mod runtime;
 
-    #[allow(clippy::all, missing_docs)]
+    #[allow(clippy::all, clippy::unwrap_used, clippy::expect_used, missing_docs)]
     mod generated {
         include!(concat!(env!("OUT_DIR"), "/server.rs"));
     }
@@ -29,7 +29,7 @@ pub mod server {
 #[cfg(feature = "client")]
 pub mod client {
     //! The generated progenitor client.
-    #![allow(clippy::all, missing_docs, unused)]
+    #![allow(clippy::all, clippy::unwrap_used, clippy::expect_used, missing_docs, unused)]
 
     include!(concat!(env!("OUT_DIR"), "/client.rs"));
 }

@@ -17,6 +17,7 @@ pub struct Uri(String);
 /// states the same pattern wherever a client sends a URI.
 pub const URI_PATTERN: &str = r"^https?://(?:[-A-Za-z0-9._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+(?::[0-9]{1,5})?(?:/(?:[-A-Za-z0-9._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*)*(?:\?(?:[-A-Za-z0-9._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*)?(?:#(?:[-A-Za-z0-9._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*)?$";
 
+#[allow(clippy::expect_used, reason = "a constant pattern; any use in a test would fail on it")]
 static URI: LazyLock<Regex> = LazyLock::new(|| Regex::new(URI_PATTERN).expect("URI_PATTERN is a valid regex"));
 
 impl Uri {

@@ -2,6 +2,8 @@
 //! concurrency (last owner, last host, job claims, meeting transitions), each test on a freshly
 //! migrated database of its own.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failed expectation is the assertion")]
+
 mod fixture;
 mod jobs;
 mod meetings;
