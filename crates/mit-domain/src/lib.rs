@@ -51,11 +51,6 @@ impl Mit {
         &self.ports
     }
 
-    /// The signing keys, for verifying room tokens at the signalling endpoint.
-    pub fn token_keys(&self) -> &TokenKeys {
-        &self.keys
-    }
-
     /// The configuration.
     pub fn config(&self) -> &DomainConfig {
         &self.config

@@ -84,11 +84,6 @@ impl Mit {
         Ok(participant.is_some_and(|p| p.role == ParticipantRole::Host))
     }
 
-    /// Whether `user` still takes part in `meeting` (a host may have removed them).
-    pub async fn takes_part(&self, meeting: Uuid, user: Uuid) -> Result<bool, DomainError> {
-        Ok(self.ports.meetings.participant(meeting, user).await?.is_some())
-    }
-
     /// Stores a chat message of `user` in `meeting`'s room.
     pub async fn post_chat(&self, meeting: Uuid, user: Uuid, text: &str) -> Result<ChatRecord, DomainError> {
         let text = text.trim();

@@ -72,9 +72,4 @@ impl Sfu {
     pub fn room(&self, meeting: Uuid, observer: Option<Arc<dyn RoomObserver>>) -> Arc<MediaRoom> {
         MediaRoom::new(meeting, self.shared.clone(), observer)
     }
-
-    /// UDP ports held by open connections.
-    pub fn ports_in_use(&self) -> usize {
-        self.shared.ports.in_use()
-    }
 }

@@ -35,7 +35,8 @@ impl PortPool {
     }
 
     /// Ports reserved now.
-    pub fn in_use(&self) -> usize {
+    #[cfg(test)]
+    fn in_use(&self) -> usize {
         self.in_use.lock().map(|s| s.len()).unwrap_or(0)
     }
 }

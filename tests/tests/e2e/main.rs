@@ -12,6 +12,7 @@ mod errors;
 mod events;
 mod health;
 mod knowledge;
+mod limits;
 mod media;
 mod meetings;
 mod not_implemented;

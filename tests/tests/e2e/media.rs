@@ -2,12 +2,13 @@
 //! renegotiation as people come and go, screen share, moderation, reconnection, and teardown.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use mit_client::types;
 use mit_tests::media::{MediaClient, play_ogg, send_synthetic};
 use mit_tests::room::RoomClient;
-use mit_tests::{TestApp, TestUser, opus_fixture};
+use mit_tests::{TestApp, TestUser, eventually, opus_fixture};
 use serde_json::json;
 use webrtc::peer_connection::RTCPeerConnectionState;
 
@@ -15,6 +16,12 @@ use crate::meetings::meeting;
 
 const PACE: Duration = Duration::from_millis(20);
 const SETTLE: Duration = Duration::from_secs(10);
+/// New packets that show a stream is flowing to a listener right now.
+const FLOWING: u64 = 25;
+/// After a change that stops a stream, packets already on their way may still land this long.
+const DRAIN: Duration = Duration::from_secs(1);
+/// How long a stopped stream must then stay silent.
+const QUIET: Duration = Duration::from_secs(1);
 
 async fn running(host: &TestUser, others: &[&TestUser]) -> types::Meeting {
     let m = meeting(host, "Call", others).await;
@@ -49,11 +56,47 @@ async fn receive_only() -> Arc<MediaClient> {
     media
 }
 
-/// Whether the count of `stream_id` stays put for a second.
-async fn stays_silent(media: &MediaClient, stream_id: &str) -> bool {
-    let before = media.packets(stream_id);
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    media.packets(stream_id) == before
+/// Proof that a listener is receiving a stream. Silence can only be asserted through
+/// [`Flowing::stops`], so no test can call a stream "stopped" that never reached the listener.
+struct Flowing {
+    media: Arc<MediaClient>,
+    stream: String,
+}
+
+impl Flowing {
+    /// Fails the test unless [`FLOWING`] new packets of `stream` reach `listener` within [`SETTLE`].
+    async fn to(listener: &RoomClient, stream: &str) -> Self {
+        let flowing = Self { media: listener.media().clone(), stream: stream.to_string() };
+        flowing.continues().await;
+        flowing
+    }
+
+    /// Fails the test unless [`FLOWING`] more packets arrive within [`SETTLE`].
+    async fn continues(&self) {
+        let wanted = self.media.packets(&self.stream) + FLOWING;
+        let received = self.media.wait_for_packets(&self.stream, wanted, SETTLE).await;
+        assert!(received >= wanted, "{} flows: {received} packets, wanted {wanted} within {SETTLE:?}", self.stream);
+    }
+
+    /// Call right after the change that should stop the stream: fails the test if a packet
+    /// arrives later than [`DRAIN`] after it, or within [`QUIET`] of the last one.
+    async fn stops(self, why: &str) {
+        let deadline = tokio::time::Instant::now() + DRAIN + QUIET;
+        let (mut last, mut quiet_since) = (self.media.packets(&self.stream), tokio::time::Instant::now());
+        while quiet_since.elapsed() < QUIET {
+            // Asserting an absence: nothing to wait for but the window itself.
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            let now = self.media.packets(&self.stream);
+            if now != last {
+                (last, quiet_since) = (now, tokio::time::Instant::now());
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline || quiet_since.elapsed() >= QUIET,
+                "{why}: {} still delivers ({last} packets)",
+                self.stream
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -61,11 +104,14 @@ async fn an_ogg_opus_microphone_reaches_every_other_participant() {
     let app = TestApp::spawn().await;
     let (host, guest, listener) = (app.register("Host").await, app.register("Guest").await, app.register("Listener").await);
     let m = running(&host, &[&guest, &listener]).await;
-    let b = connect(&guest, m.id, receive_only().await).await;
+    // The guest speaks too, so the host demonstrably receives media: hearing nobody else would
+    // make "the host does not hear itself" true of a host that cannot receive at all.
+    let (b, guest_speaking) = connect_speaking(&guest, m.id, 1000).await;
     let c = connect(&listener, m.id, receive_only().await).await;
     let a_media = MediaClient::new().await;
     let microphone = a_media.microphone("mic").await;
     let a = connect(&host, m.id, a_media).await;
+    let hears_the_guest = Flowing::to(&a, &stream(&guest, "microphone")).await;
     let sent = play_ogg(&microphone, &opus_fixture()).await;
     assert!(sent >= 240, "the 5 s fixture has 250 packets; sent {sent}");
     let microphone_stream = stream(&host, "microphone");
@@ -76,16 +122,20 @@ async fn an_ogg_opus_microphone_reaches_every_other_participant() {
         let received = client.media().wait_for_packets(&microphone_stream, u64::from(sent), SETTLE).await;
         assert!(received >= enough && received <= u64::from(sent), "{name} received {received} of {sent} packets");
     }
-    assert!(a.media().streams().is_empty(), "nobody hears themselves: {:?}", a.media().streams());
+    hears_the_guest.continues().await;
+    assert_eq!(a.media().streams(), [stream(&guest, "microphone")], "the host hears the guest, never itself");
+    guest_speaking.abort();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn someone_joining_mid_meeting_gets_the_running_tracks() {
     let app = TestApp::spawn().await;
-    let (host, late) = (app.register("Host").await, app.register("Late").await);
-    let m = running(&host, &[&late]).await;
-    let (_a, sending) = connect_speaking(&host, m.id, 300).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (host, early, late) = (app.register("Host").await, app.register("Early").await, app.register("Late").await);
+    let m = running(&host, &[&early, &late]).await;
+    let first = connect(&early, m.id, receive_only().await).await;
+    let (_a, sending) = connect_speaking(&host, m.id, 500).await;
+    // The microphone is running (someone already hears it) before the late joiner arrives.
+    Flowing::to(&first, &stream(&host, "microphone")).await;
     let b = connect(&late, m.id, receive_only().await).await;
     let received = b.media().wait_for_packets(&stream(&host, "microphone"), 100, SETTLE).await;
     assert!(received >= 100, "the late joiner receives the running microphone ({received})");
@@ -104,8 +154,9 @@ async fn listeners_who_turn_their_microphone_on_are_heard() {
     let b = connect(&early, m.id, receive_only().await).await;
     let (a, host_speaking) = connect_speaking(&host, m.id, 1500).await;
     let c = connect(&late, m.id, receive_only().await).await;
+    let mut host_heard = Vec::new();
     for listener in [&b, &c] {
-        listener.media().wait_for_packets(&stream(&host, "microphone"), 25, SETTLE).await;
+        host_heard.push(Flowing::to(listener, &stream(&host, "microphone")).await);
     }
 
     let mut speaking = Vec::new();
@@ -118,10 +169,9 @@ async fn listeners_who_turn_their_microphone_on_are_heard() {
         let heard = a.media().wait_for_packets(&stream(user, "microphone"), 50, SETTLE).await;
         assert!(heard >= 50, "the host hears the {name} listener's microphone ({heard})");
     }
-    for listener in [&b, &c] {
-        let before = listener.media().packets(&stream(&host, "microphone"));
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert!(listener.media().packets(&stream(&host, "microphone")) > before, "listeners still hear the host");
+    // Listeners still hear the host.
+    for flowing in &host_heard {
+        flowing.continues().await;
     }
     speaking.into_iter().for_each(|task| task.abort());
     host_speaking.abort();
@@ -133,13 +183,13 @@ async fn leaving_mid_meeting_renegotiates_the_others() {
     let (host, guest) = (app.register("Host").await, app.register("Guest").await);
     let m = running(&host, &[&guest]).await;
     let a = connect(&host, m.id, receive_only().await).await;
-    let (mut b, sending) = connect_speaking(&guest, m.id, 500).await;
-    a.media().wait_for_packets(&stream(&guest, "microphone"), 25, SETTLE).await;
+    let (mut b, sending) = connect_speaking(&guest, m.id, 1000).await;
+    let guest_heard = Flowing::to(&a, &stream(&guest, "microphone")).await;
     let offers = a.server_offers();
     b.send(json!({"type": "leave"}));
     assert_eq!(b.expect_close().await.0, 1000);
     assert!(a.wait_for_server_offer_after(offers).await, "the server renegotiates to drop the departed track");
-    assert!(stays_silent(a.media(), &stream(&guest, "microphone")).await);
+    guest_heard.stops("the departed guest's microphone is no longer forwarded").await;
     sending.abort();
 }
 
@@ -155,20 +205,17 @@ async fn a_kick_and_an_end_cut_the_media() {
     let mut c = connect(&other, m.id, receive_only().await).await;
     let sending = tokio::spawn(async move { send_synthetic(&microphone, 1000, PACE).await });
     let microphone_stream = stream(&host, "microphone");
-    b.media().wait_for_packets(&microphone_stream, 25, SETTLE).await;
-    c.media().wait_for_packets(&microphone_stream, 25, SETTLE).await;
+    let (to_guest, to_other) = (Flowing::to(&b, &microphone_stream).await, Flowing::to(&c, &microphone_stream).await);
 
     host.client.remove_participant().meeting_id(m.id).user_id(guest.id).send().await.expect("kick");
     assert_eq!(b.expect_close().await.0, 4008);
-    assert!(stays_silent(b.media(), &microphone_stream).await, "the kicked participant's media stops");
-    let before = c.media().packets(&microphone_stream);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(c.media().packets(&microphone_stream) > before, "the others keep receiving");
+    to_guest.stops("the kicked participant's media stops").await;
+    to_other.continues().await;
 
     host.client.end_meeting().meeting_id(m.id).send().await.expect("end");
     c.expect("meeting-ended").await;
     assert_eq!(c.expect_close().await.0, 1000);
-    assert!(stays_silent(c.media(), &microphone_stream).await, "ending the meeting stops all media");
+    to_other.stops("ending the meeting stops all media").await;
     sending.abort();
 }
 
@@ -188,14 +235,15 @@ async fn a_screen_share_is_a_second_video_track() {
     a.negotiate().await;
     assert_eq!(b.expect("screen-share-started").await["user_id"], host.id.to_string());
     let screen_sending = tokio::spawn(async move { send_synthetic(&screen, 400, Duration::from_millis(66)).await });
-    assert!(b.media().wait_for_packets(&stream(&host, "camera"), 30, SETTLE).await >= 30, "the camera arrives");
-    assert!(b.media().wait_for_packets(&stream(&host, "screen"), 15, SETTLE).await >= 15, "the screen arrives as its own stream");
+    let camera_flowing = Flowing::to(&b, &stream(&host, "camera")).await;
+    let screen_flowing = Flowing::to(&b, &stream(&host, "screen")).await;
 
     let offers = b.server_offers();
     a.send(json!({"type": "screen-share-stop"}));
     assert_eq!(b.expect("screen-share-stopped").await["user_id"], host.id.to_string());
     assert!(b.wait_for_server_offer_after(offers).await, "the screen's track is negotiated away");
-    assert!(stays_silent(b.media(), &stream(&host, "screen")).await);
+    screen_flowing.stops("a stopped screen share is no longer forwarded").await;
+    camera_flowing.continues().await;
     camera_sending.abort();
     screen_sending.abort();
 }
@@ -208,16 +256,15 @@ async fn a_host_mute_holds_the_microphone_back_until_it_is_turned_on_again() {
     let a = connect(&host, m.id, receive_only().await).await;
     let (mut b, sending) = connect_speaking(&guest, m.id, 1000).await;
     let guest_microphone = stream(&guest, "microphone");
-    a.media().wait_for_packets(&guest_microphone, 25, SETTLE).await;
+    let guest_heard = Flowing::to(&a, &guest_microphone).await;
 
     a.send(json!({"type": "force-mute", "target": guest.id, "muted": true}));
     assert_eq!(b.expect("force-muted").await["muted"], true);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(stays_silent(a.media(), &guest_microphone).await, "a muted microphone is not forwarded");
+    guest_heard.stops("a muted microphone is not forwarded").await;
 
+    // The guest kept sending all along: unmuting brings the same stream back.
     b.send(json!({"type": "media-state", "audio": true, "video": false}));
-    let before = a.media().packets(&guest_microphone);
-    assert!(a.media().wait_for_packets(&guest_microphone, before + 25, SETTLE).await >= before + 25, "unmuting resumes forwarding");
+    Flowing::to(&a, &guest_microphone).await;
     sending.abort();
 }
 
@@ -232,15 +279,15 @@ async fn a_reconnect_within_the_grace_period_resumes_the_same_stream() {
     let b = connect(&guest, m.id, b_media.clone()).await;
     let first = tokio::spawn(async move { send_synthetic(&microphone, 1000, PACE).await });
     let guest_microphone = stream(&guest, "microphone");
-    a.media().wait_for_packets(&guest_microphone, 25, SETTLE).await;
+    Flowing::to(&a, &guest_microphone).await;
     let offers_before = a.server_offers();
 
     b.drop_connection();
     first.abort();
     b_media.close().await;
     let (_b2, second) = connect_speaking(&guest, m.id, 1000).await;
-    let before = a.media().packets(&guest_microphone);
-    assert!(a.media().wait_for_packets(&guest_microphone, before + 50, SETTLE).await >= before + 50, "the same stream carries on");
+    // The same stream carries on.
+    Flowing::to(&a, &guest_microphone).await;
     assert_eq!(a.server_offers(), offers_before, "the others need no renegotiation");
     assert!(!a.receives("user-left", Duration::from_millis(500)).await);
     second.abort();
@@ -279,6 +326,25 @@ async fn colliding_offers_resolve_with_the_server_as_the_impolite_side() {
     host_sending.abort();
 }
 
+/// The SFU's least time between two keyframe requests to one publisher (`SfuConfig::keyframe_interval`).
+const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Sends `subscriber`'s PLIs for `stream_id` until one reaches the publisher (the throttle lets
+/// it through once the last interval has passed); returns when the publisher saw it.
+async fn keyframe_request_gets_through(subscriber: &RoomClient, stream_id: &str, requests: &AtomicUsize, what: &str) {
+    let seen = requests.load(Ordering::SeqCst);
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    while requests.load(Ordering::SeqCst) == seen {
+        assert!(tokio::time::Instant::now() < deadline, "{what}: no keyframe request reached the publisher within {SETTLE:?}");
+        subscriber.media().request_keyframe(stream_id).await;
+        // Look for it for a moment before asking again (the throttle may still be closed).
+        let asked = tokio::time::Instant::now();
+        while requests.load(Ordering::SeqCst) == seen && asked.elapsed() < Duration::from_millis(100) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn keyframe_requests_reach_the_publisher_throttled() {
     let app = TestApp::spawn().await;
@@ -291,21 +357,23 @@ async fn keyframe_requests_reach_the_publisher_throttled() {
     let sending = tokio::spawn(async move { send_synthetic(&camera, 1000, Duration::from_millis(33)).await });
     let b = connect(&guest, m.id, receive_only().await).await;
     let camera_stream = stream(&host, "camera");
-    b.media().wait_for_packets(&camera_stream, 10, SETTLE).await;
-    let deadline = tokio::time::Instant::now() + SETTLE;
-    while requests.load(std::sync::atomic::Ordering::SeqCst) == 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(requests.load(std::sync::atomic::Ordering::SeqCst) >= 1, "a new subscriber makes the SFU ask for a keyframe");
+    Flowing::to(&b, &camera_stream).await;
+    let counted = || requests.load(Ordering::SeqCst);
+    eventually(SETTLE, "a new subscriber makes the SFU ask for a keyframe", || std::future::ready((counted() >= 1).then_some(()))).await;
 
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let before = requests.load(std::sync::atomic::Ordering::SeqCst);
-    for _ in 0..10 {
+    // The first PLI of the burst is the one that finds the throttle open: it starts the interval
+    // the other nine fall into.
+    keyframe_request_gets_through(&b, &camera_stream, &requests, "a PLI once the interval has passed").await;
+    let after_first = counted();
+    for _ in 0..9 {
         b.media().request_keyframe(&camera_stream).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let burst = requests.load(std::sync::atomic::Ordering::SeqCst) - before;
-    assert_eq!(burst, 1, "ten PLIs within the throttle interval cost the publisher one keyframe");
+    // Asserting an absence: any of the nine the SFU let through would reach the publisher
+    // within an interval (loopback takes microseconds).
+    tokio::time::sleep(KEYFRAME_INTERVAL).await;
+    assert_eq!(counted(), after_first, "ten PLIs within the throttle interval cost the publisher one keyframe");
+    // The throttle only spaces requests out: the next interval lets one through again.
+    keyframe_request_gets_through(&b, &camera_stream, &requests, "a PLI in the next interval").await;
     sending.abort();
 }
 

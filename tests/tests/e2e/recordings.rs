@@ -14,7 +14,7 @@ use mit_tests::media::{MediaClient, play_ogg, send_synthetic};
 use mit_tests::recordings::{download, fetch, opusinfo, read_ivf, read_ogg_opus, settled};
 use mit_tests::room::RoomClient;
 use mit_tests::server_process::ServerProcess;
-use mit_tests::{TEST_JWT_SECRET, TestApp, TestUser, fresh_database, opus_fixture, s3_env};
+use mit_tests::{TEST_JWT_SECRET, TestApp, TestUser, eventually, fresh_database, opus_fixture, s3_env};
 use serde_json::json;
 use webrtc::peer_connection::RTCPeerConnectionState;
 
@@ -193,11 +193,11 @@ async fn an_upload_waits_out_an_object_store_outage_and_then_lands() {
     let app = app_with(&env).await;
     let (host, m, _) = record_speech(&app, 50).await;
 
-    // The store is down: the upload fails and waits for its next attempt.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The store is down: the upload's first attempt fails and the job waits for its next one.
+    let failed = eventually(SETTLE, "a failed upload attempt while the store is down", || failed_upload(&app, m.id)).await;
     let waiting = host.client.list_recordings().meeting_id(m.id).send().await.expect("list").into_inner().items;
-    assert_eq!(waiting.iter().map(|r| r.status).collect::<Vec<_>>(), [RecordingStatus::Processing]);
-    expect_raw_error(download(&app.base_url, &host, m.id, waiting[0].id, None).await, 409, "not_ready").await;
+    assert_eq!(waiting.iter().map(|r| (r.id, r.status)).collect::<Vec<_>>(), [(failed.recording, RecordingStatus::Processing)]);
+    expect_raw_error(download(&app.base_url, &host, m.id, failed.recording, None).await, 409, "not_ready").await;
 
     let data = tempfile::tempdir().expect("a directory for the store");
     std::fs::create_dir(data.path().join("outage")).expect("the bucket");
@@ -419,6 +419,28 @@ async fn a_killed_server_finishes_and_uploads_what_it_had_written_when_it_starts
     // What the muxer still held in memory (up to a page, 200 ms) is all a kill can take.
     assert!(ogg.duration_ms + 300 >= sent_ms && ogg.duration_ms <= sent_ms + 20, "{} ms kept of {sent_ms} ms sent", ogg.duration_ms);
     assert!(std::fs::read_dir(&live).map(|d| d.count()).unwrap_or(0) == 0, "the uploaded file left the node's disk");
+}
+
+/// An upload job that has failed at least once and waits for its next attempt.
+#[derive(diesel::QueryableByName)]
+struct FailedUpload {
+    #[diesel(sql_type = SqlUuid)]
+    recording: uuid::Uuid,
+}
+
+/// The meeting's upload job once an attempt has failed (the worker keeps the error and puts the
+/// job off) and it is not finished yet.
+async fn failed_upload(app: &TestApp, meeting: uuid::Uuid) -> Option<FailedUpload> {
+    let mut conn = AsyncPgConnection::establish(&app.database_url).await.expect("connect");
+    let found: Vec<FailedUpload> = diesel::sql_query(
+        "SELECT j.subject AS recording FROM jobs j JOIN recordings r ON r.id = j.subject
+         WHERE j.kind = 'upload_recording' AND r.meeting_id = $1 AND j.last_error IS NOT NULL AND j.finished_at IS NULL",
+    )
+    .bind::<SqlUuid, _>(meeting)
+    .load(&mut conn)
+    .await
+    .expect("look for the upload job");
+    found.into_iter().next()
 }
 
 /// A recording row made directly in the database (the recorder makes real ones), for states a

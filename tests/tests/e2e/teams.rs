@@ -4,7 +4,8 @@ use mit_client::types::{self, TeamRole};
 use mit_tests::{TestApp, TestUser};
 use serde_json::json;
 
-use crate::{expect_error, expect_raw_error, http};
+use crate::participants::{Aim, RACES, ROUNDS, Step, assert_refused, sole_winner};
+use crate::{expect_error, expect_raw_error, http, race};
 
 async fn create_team(owner: &TestUser, name: &str) -> types::Team {
     owner.client.create_team().body(types::CreateTeamRequest::builder().name(name)).send().await.expect("create team").into_inner()
@@ -185,20 +186,78 @@ async fn a_sole_member_team_disappears_with_its_owners_account() {
     expect_error(again.client.get_team().team_id(team.id).send().await, 404, "not_found");
 }
 
+/// `step` on `target`, taken by the owner `actor`.
+async fn take(
+    actor: mit_client::Client,
+    team: uuid::Uuid,
+    target: uuid::Uuid,
+    step: Step,
+) -> Result<(), mit_client::Error<types::ErrorResponse>> {
+    match step {
+        Step::Demote => {
+            let body = types::UpdateTeamMemberRequest::builder().role(TeamRole::Member);
+            let demoted = actor.update_team_member().team_id(team).user_id(target).body(body).send().await?.into_inner();
+            assert_eq!((demoted.user.id, demoted.role), (target, TeamRole::Member), "the demoted member is returned");
+        }
+        Step::Remove => {
+            actor.remove_team_member().team_id(team).user_id(target).send().await?;
+        }
+    }
+    Ok(())
+}
+
+async fn owners(viewer: &TestUser, team: uuid::Uuid) -> Vec<uuid::Uuid> {
+    let members = viewer.client.list_team_members().team_id(team).send().await.expect("list").into_inner().items;
+    let mut owners: Vec<uuid::Uuid> = members.iter().filter(|m| m.role == TeamRole::Owner).map(|m| m.user.id).collect();
+    owners.sort();
+    owners
+}
+
+/// Two owners step down (or demote or remove each other) at the same moment: exactly one may
+/// succeed, since the other would leave the team without an owner. Each round puts the team back
+/// to two owners.
 #[tokio::test(flavor = "multi_thread")]
-async fn two_owners_demoting_each_other_at_once_leave_one_owner() {
+async fn two_owners_stepping_down_at_once_leave_exactly_one_owner() {
     let app = TestApp::spawn().await;
-    let (first, second) = (app.register("First").await, app.register("Second").await);
-    let team = create_team(&first, "Team").await;
-    add(&first, team.id, &second, TeamRole::Owner).await.expect("second owner");
-    let (a, b) =
-        tokio::join!(set_role(&first, team.id, second.id, TeamRole::Member), set_role(&second, team.id, first.id, TeamRole::Member));
-    let outcomes = [a.is_ok(), b.is_ok()];
-    let members = first.client.list_team_members().team_id(team.id).send().await.map(|r| r.into_inner());
-    let members = match members {
-        Ok(members) => members,
-        Err(_) => second.client.list_team_members().team_id(team.id).send().await.expect("list").into_inner(),
-    };
-    let owners = members.items.iter().filter(|m| m.role == TeamRole::Owner).count();
-    assert_eq!(owners, 1, "outcomes {outcomes:?}");
+    let users = [app.register("First").await, app.register("Second").await];
+    let team = create_team(&users[0], "Team").await;
+    add(&users[0], team.id, &users[1], TeamRole::Owner).await.expect("second owner");
+    let mut both: Vec<uuid::Uuid> = users.iter().map(|u| u.id).collect();
+    both.sort();
+    for round in 0..ROUNDS {
+        assert_eq!(owners(&users[0], team.id).await, both, "round {round} starts with two owners");
+        let (aim, steps) = RACES[round % RACES.len()];
+        let target = |side: usize| match aim {
+            Aim::Themselves => users[side].id,
+            Aim::EachOther => users[1 - side].id,
+        };
+        let (first, second) =
+            race(take(users[0].client.clone(), team.id, target(0), steps[0]), take(users[1].client.clone(), team.id, target(1), steps[1]))
+                .await;
+        let label = format!("{round} ({aim:?}, {steps:?})");
+        let (winner, refusal) = sole_winner(&label, first, second);
+        let loser = 1 - winner;
+        // Stepping down themselves, the loser is the last owner (409 `last_owner`). Aiming at
+        // the winner, their rights are checked again when the write runs: demoted, they may no
+        // longer change owners (403 `forbidden`); removed, they may not either, or no longer see
+        // the team at all (404 `not_found`) if that check already knew.
+        let refusals: &[(u16, &str)] = match (aim, steps[winner]) {
+            (Aim::Themselves, _) => &[(409, "last_owner")],
+            (Aim::EachOther, Step::Demote) => &[(403, "forbidden")],
+            (Aim::EachOther, Step::Remove) => &[(403, "forbidden"), (404, "not_found")],
+        };
+        assert_refused(&label, refusal, refusals);
+        let (stepped_down, left) = match aim {
+            Aim::Themselves => (winner, loser),
+            Aim::EachOther => (loser, winner),
+        };
+        assert_eq!(owners(&users[left], team.id).await, [users[left].id], "round {label}: one owner is left");
+
+        // Back to two owners: the owner left brings the other one back.
+        match steps[winner] {
+            Step::Demote => set_role(&users[left], team.id, users[stepped_down].id, TeamRole::Owner).await.map(|_| ()),
+            Step::Remove => add(&users[left], team.id, &users[stepped_down], TeamRole::Owner).await.map(|_| ()),
+        }
+        .expect("back to two owners");
+    }
 }

@@ -101,7 +101,7 @@ pub enum Deletion {
     SoleOwner(Vec<Uuid>),
 }
 
-/// Storage of accounts and sessions. Every method is one transaction.
+/// Storage of accounts and sessions. Every write is atomic (one statement or one transaction).
 #[async_trait]
 pub trait AccountStore: Send + Sync + 'static {
     /// Creates a user and their first session; `Conflict` if the email is taken.

@@ -176,8 +176,9 @@ pub enum Addition {
     Closed(MeetingStatus),
 }
 
-/// Storage of meetings and participants. Every method is one transaction; state changes are
-/// conditional updates, so of two concurrent transitions exactly one applies.
+/// Storage of meetings and participants. Every write is atomic (one statement or one
+/// transaction); state changes are conditional updates, so of two concurrent transitions exactly
+/// one applies.
 #[async_trait]
 pub trait MeetingStore: Send + Sync + 'static {
     /// Creates a meeting with the creator as host and the given participants.

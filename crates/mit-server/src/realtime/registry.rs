@@ -79,7 +79,7 @@ impl RoomRegistry {
     }
 
     /// The meeting's room, if it is open here.
-    pub fn existing(&self, meeting: Uuid) -> Option<Arc<LiveRoom>> {
+    fn existing(&self, meeting: Uuid) -> Option<Arc<LiveRoom>> {
         self.rooms().open.get(&meeting).cloned()
     }
 
@@ -93,11 +93,6 @@ impl RoomRegistry {
         if let Some(room) = room {
             room.close(ending);
         }
-    }
-
-    /// The media plane.
-    pub fn sfu(&self) -> &Sfu {
-        &self.sfu
     }
 
     /// For shutdown: finishes every file being recorded (recording resumes in new files when
