@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::ops::RangeInclusive;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -301,7 +301,9 @@ fn domain(env: &Env, public_url: &str) -> Result<DomainConfig, ConfigError> {
         login_failures: Window { limit: login_failures, period: Duration::from_secs(login_minutes * 60) },
         requests_per_user: (requests > 0).then(|| Window { limit: requests, period: Duration::from_secs(window_minutes * 60) }),
         room: RoomConfig { signaling_base_url, capacity: env.ranged("ROOM_CAPACITY", 20, 1..=10_000, "participants")?, ice: ice(env)? },
-        recordings: RecordingConfig { link_ttl: Duration::from_secs(env.ranged("RECORDING_LINK_TTL_SECONDS", 900, 10..=86_400, "seconds")?) },
+        recordings: RecordingConfig {
+            link_ttl: Duration::from_secs(env.ranged("RECORDING_LINK_TTL_SECONDS", 900, 10..=86_400, "seconds")?),
+        },
         public_url: public_url.to_string(),
     })
 }

@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use mit_domain::Mit;
 use mit_domain::clock::SystemClock;
-use mit_domain::realtime::StoredRoomReports;
 use mit_domain::ports::{DependencyProbe, Ports, RateLimiter};
+use mit_domain::realtime::StoredRoomReports;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use redis::aio::ConnectionManager;
 use tokio::sync::{Notify, oneshot};
@@ -36,8 +36,8 @@ use crate::realtime::room::RoomRules;
 use crate::realtime::{Realtime, RoomRegistry};
 use crate::recording::uploads::UploadWorker;
 use crate::recording::{Recorder, RecorderError};
-use mit_store::{DatabaseSetupError, PgStore};
 use mit_sfu::{Sfu, SfuConfig};
+use mit_store::{DatabaseSetupError, PgStore, SessionCache};
 
 /// How long in-flight requests get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -129,7 +129,8 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
     }
     let uploads = UploadWorker::start(Arc::new(store.clone()), objects.clone(), config.node_id.clone(), wake_uploads);
     let reports = Arc::new(StoredRoomReports::new(Arc::new(store.clone()), Arc::new(SystemClock)));
-    let rules = RoomRules { capacity: config.domain.room.capacity as usize, grace: config.room_grace, empty_timeout: config.room_empty_timeout };
+    let rules =
+        RoomRules { capacity: config.domain.room.capacity as usize, grace: config.room_grace, empty_timeout: config.room_empty_timeout };
     let rooms = Arc::new(RoomRegistry::new(Sfu::new(sfu_config(&config)), recorder, reports, rules));
     let domain = Arc::new(Mit::new(ports(&store, redis.map(|(manager, _)| manager), rooms.clone(), objects), config.domain.clone()));
     let realtime = Arc::new(Realtime { mit: domain.clone(), rooms: rooms.clone() });
@@ -176,8 +177,7 @@ fn sfu_config(config: &Config) -> SfuConfig {
 
 fn ports(store: &PgStore, redis: Option<ConnectionManager>, rooms: Arc<RoomRegistry>, objects: Arc<ObjectStore>) -> Ports {
     let store = Arc::new(store.clone());
-    let mut probes: Vec<Arc<dyn DependencyProbe>> =
-        vec![store.clone(), Arc::new(ObjectStoreProbe(objects.clone()))];
+    let mut probes: Vec<Arc<dyn DependencyProbe>> = vec![store.clone(), Arc::new(ObjectStoreProbe(objects.clone()))];
     let limits: Arc<dyn RateLimiter> = match redis {
         Some(redis) => {
             probes.push(Arc::new(RedisProbe(redis.clone())));
@@ -186,7 +186,7 @@ fn ports(store: &PgStore, redis: Option<ConnectionManager>, rooms: Arc<RoomRegis
         None => Arc::new(MemoryLimiter::default()),
     };
     Ports {
-        accounts: store.clone(),
+        accounts: Arc::new(SessionCache::new((*store).clone())),
         teams: store.clone(),
         meetings: store.clone(),
         notes: store.clone(),

@@ -233,7 +233,7 @@ impl AccountStore for PgStore {
             let Some((session_id, expires_at, used_at, user_id, revoked_at)) = found else { return Ok(Rotation::Rejected) };
             if used_at.is_some() {
                 revoke(conn, session_id, now).await?;
-                return Ok(if revoked_at.is_some() { Rotation::Rejected } else { Rotation::Reused });
+                return Ok(if revoked_at.is_some() { Rotation::Rejected } else { Rotation::Reused { session_id } });
             }
             if revoked_at.is_some() || expires_at <= now {
                 return Ok(Rotation::Rejected);

@@ -5,11 +5,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use diesel::{OptionalExtension, QueryableByName};
 use diesel::sql_types::{Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::{OptionalExtension, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
-
 
 /// What a job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +89,12 @@ pub async fn finish(conn: &mut AsyncPgConnection, job: Uuid, outcome: Outcome, e
 }
 
 /// Takes the oldest due job of `kind` that `node` may run, leasing it for `lease`.
-pub async fn claim(conn: &mut AsyncPgConnection, kind: JobKind, node: &str, lease: Duration) -> Result<Option<ClaimedJob>, diesel::result::Error> {
+pub async fn claim(
+    conn: &mut AsyncPgConnection,
+    kind: JobKind,
+    node: &str,
+    lease: Duration,
+) -> Result<Option<ClaimedJob>, diesel::result::Error> {
     let lease_seconds = i32::try_from(lease.as_secs()).unwrap_or(i32::MAX);
     diesel::sql_query(
         "UPDATE jobs SET attempts = attempts + 1, locked_until = now() + make_interval(secs => $3)

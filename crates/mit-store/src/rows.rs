@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
-use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use mit_domain::ports::StoreError;
-use mit_domain::ports::meetings::{MeetingRecord, MeetingView, ParticipantRecord, RecordingFlag};
+use mit_domain::ports::meetings::ParticipantRecord;
 use mit_domain::ports::people::UserRef;
 use mit_domain::ports::teams::{MemberRecord, TeamRecord};
 use uuid::Uuid;
@@ -81,81 +81,6 @@ impl TryFrom<MemberRow> for MemberRecord {
             joined_at: row.joined_at,
         })
     }
-}
-
-/// A meeting with its creator, head count and the viewer's role.
-#[derive(QueryableByName)]
-pub struct MeetingRow {
-    #[diesel(sql_type = SqlUuid)]
-    id: Uuid,
-    #[diesel(sql_type = Nullable<SqlUuid>)]
-    team_id: Option<Uuid>,
-    #[diesel(sql_type = Text)]
-    title: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    description: Option<String>,
-    #[diesel(sql_type = Text)]
-    status: String,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    scheduled_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    started_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    ended_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = SqlUuid)]
-    creator_id: Uuid,
-    #[diesel(sql_type = Text)]
-    creator_name: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    creator_avatar: Option<String>,
-    #[diesel(sql_type = Bool)]
-    auto_record: bool,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    recording_started_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = BigInt)]
-    recording_version: i64,
-    #[diesel(sql_type = BigInt)]
-    participant_count: i64,
-    #[diesel(sql_type = Nullable<Text>)]
-    my_role: Option<String>,
-    #[diesel(sql_type = Timestamptz)]
-    created_at: DateTime<Utc>,
-    #[diesel(sql_type = Timestamptz)]
-    updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<MeetingRow> for MeetingView {
-    type Error = StoreError;
-
-    fn try_from(row: MeetingRow) -> Result<Self, StoreError> {
-        let my_role = row.my_role.as_deref().map(|r| parse_enum("participant role", r)).transpose()?;
-        let meeting = MeetingRecord {
-            id: row.id,
-            team_id: row.team_id,
-            title: row.title,
-            description: row.description,
-            status: parse_enum("meeting status", &row.status)?,
-            scheduled_at: row.scheduled_at,
-            started_at: row.started_at,
-            ended_at: row.ended_at,
-            creator: UserRef { id: row.creator_id, name: row.creator_name, avatar_url: row.creator_avatar },
-            auto_record: row.auto_record,
-            recording: RecordingFlag { since: row.recording_started_at, version: row.recording_version },
-            participant_count: row.participant_count,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        };
-        Ok(Self { meeting, my_role })
-    }
-}
-
-/// A meeting of a list page with the number of matches over all pages.
-#[derive(QueryableByName)]
-pub struct ListedMeetingRow {
-    #[diesel(embed)]
-    pub meeting: MeetingRow,
-    #[diesel(sql_type = BigInt)]
-    pub total: i64,
 }
 
 /// A participant with their user.

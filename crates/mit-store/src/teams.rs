@@ -242,13 +242,15 @@ async fn lock_owners(conn: &mut AsyncPgConnection, team: Uuid) -> QueryResult<()
 /// Locks the owners, then the target's row, and returns the target's role.
 async fn locked_role(conn: &mut AsyncPgConnection, team: Uuid, user: Uuid) -> QueryResult<Option<TeamRole>> {
     lock_owners(conn, team).await?;
-    let role: Option<String> = team_members::table.find((team, user)).select(team_members::role).for_update().first(conn).await.optional()?;
+    let role: Option<String> =
+        team_members::table.find((team, user)).select(team_members::role).for_update().first(conn).await.optional()?;
     role.map(|role| super::rows::parse_enum("team role", &role).map_err(to_diesel)).transpose()
 }
 
 /// The actor's role as of now, locked against a concurrent change until the write commits.
 async fn actor_role(conn: &mut AsyncPgConnection, team: Uuid, actor: Uuid) -> QueryResult<Option<TeamRole>> {
-    let role: Option<String> = team_members::table.find((team, actor)).select(team_members::role).for_share().first(conn).await.optional()?;
+    let role: Option<String> =
+        team_members::table.find((team, actor)).select(team_members::role).for_share().first(conn).await.optional()?;
     role.map(|role| super::rows::parse_enum("team role", &role).map_err(to_diesel)).transpose()
 }
 

@@ -4,6 +4,7 @@
 mod http_seed;
 mod knowledge;
 mod rest;
+mod rest_against;
 mod review;
 mod server;
 mod sfu;
@@ -22,6 +23,10 @@ pub enum BenchCommand {
         /// Concurrent connections.
         #[arg(long, default_value_t = 64)]
         connections: u32,
+        /// Compare with this baseline (e.g. ../shared/baselines/fastapi-mit), driving both with
+        /// the `rest-load/load.sh` beside it, on one PostgreSQL cluster.
+        #[arg(long)]
+        against: Option<std::path::PathBuf>,
     },
     /// P publishers × S subscribers through the SFU (webrtc-rs peers, synthetic Opus at 50 pps).
     Sfu {
@@ -70,7 +75,8 @@ pub enum BenchCommand {
 /// Runs one benchmark.
 pub fn run_bench(command: BenchCommand) -> Result<()> {
     match command {
-        BenchCommand::Rest { seconds, connections } => rest::run_rest(seconds, connections),
+        BenchCommand::Rest { seconds, against: Some(baseline), .. } => rest_against::run_against(&baseline, seconds),
+        BenchCommand::Rest { seconds, connections, against: None } => rest::run_rest(seconds, connections),
         BenchCommand::Sfu { publishers, subscribers, seconds, compare_recording, profile } => {
             sfu::run_sfu(sfu::SfuRun { publishers, subscribers, seconds, compare_recording, profile })
         }

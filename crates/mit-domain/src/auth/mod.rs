@@ -85,7 +85,7 @@ impl AuthApi for Mit {
                 let access = self.keys.issue_access(user_id, session_id, now)?;
                 Ok(refresh_tokens::Response::Ok(Json(self.token_pair(access.token, refresh_token))))
             }
-            Rotation::Reused => {
+            Rotation::Reused { .. } => {
                 tracing::warn!("a spent refresh token was presented again; its session is revoked");
                 Err(DomainError::Unauthenticated("this refresh token was already used; the session is revoked".into()).into())
             }

@@ -87,7 +87,10 @@ pub enum Rotation {
         session_id: Uuid,
     },
     /// The token was already spent: the whole session has been revoked.
-    Reused,
+    Reused {
+        /// The revoked session.
+        session_id: Uuid,
+    },
     /// Unknown, expired, or of a revoked session.
     Rejected,
 }

@@ -20,10 +20,11 @@ where
     E: Endpoint + 'static,
 {
     let app = Arc::new(app.map_to_response());
-    let cors = origins.iter().fold(
-        Cors::new().allow_methods(API_METHODS).allow_credentials(false).expose_header("retry-after").max_age(600),
-        |cors, origin| cors.allow_origin(origin.as_str()),
-    );
+    let cors = origins
+        .iter()
+        .fold(Cors::new().allow_methods(API_METHODS).allow_credentials(false).expose_header("retry-after").max_age(600), |cors, origin| {
+            cors.allow_origin(origin.as_str())
+        });
     let with_cors = Arc::clone(&app).with(cors).map_to_response();
     OriginGate { allowed: origins.iter().cloned().collect(), app, with_cors }
 }

@@ -20,7 +20,9 @@ pub async fn record<E: Endpoint>(next: Arc<E>, request: Request) -> poem::Result
     let response = outcome.map(IntoResponse::into_response);
     let status = response.as_ref().map(Response::status).ok().or(status).map_or(0, |s| s.as_u16());
     let operation = current_operation().unwrap_or("other");
-    metrics::counter!("http_requests_total", "operation" => operation, "method" => method.clone(), "status" => status.to_string()).increment(1);
-    metrics::histogram!("http_request_duration_seconds", "operation" => operation, "method" => method).record(started.elapsed().as_secs_f64());
+    metrics::counter!("http_requests_total", "operation" => operation, "method" => method.clone(), "status" => status.to_string())
+        .increment(1);
+    metrics::histogram!("http_request_duration_seconds", "operation" => operation, "method" => method)
+        .record(started.elapsed().as_secs_f64());
     response
 }

@@ -132,3 +132,6 @@ impl RoomControl for RoomRegistry {
         RoomRegistry::close(self, meeting, ending);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -29,7 +29,7 @@ use crate::{PgStore, store_error};
 
 /// A fact as branch writers read it, its row locked.
 #[derive(QueryableByName)]
-pub(in crate) struct FactHead {
+pub(crate) struct FactHead {
     #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,
     #[diesel(sql_type = SqlUuid)]
@@ -232,7 +232,7 @@ async fn fact_head(conn: &mut AsyncPgConnection, fact: Uuid) -> QueryResult<Opti
 }
 
 /// The team's fact with this key (case-insensitively), its row locked.
-pub(in crate) async fn fact_with_key(conn: &mut AsyncPgConnection, team: Uuid, key: &str) -> QueryResult<Option<FactHead>> {
+pub(crate) async fn fact_with_key(conn: &mut AsyncPgConnection, team: Uuid, key: &str) -> QueryResult<Option<FactHead>> {
     diesel::sql_query(
         "SELECT id, team_id, key, value, version, archived_at FROM facts WHERE team_id = $1 AND lower(key) = lower($2) FOR UPDATE",
     )
@@ -245,7 +245,7 @@ pub(in crate) async fn fact_with_key(conn: &mut AsyncPgConnection, team: Uuid, k
 
 /// Opens a branch on the locked `fact` against its current value and announces it, in the
 /// caller's transaction; `meeting` is the meeting whose review proposed it.
-pub(in crate) async fn insert_branch_in(
+pub(crate) async fn insert_branch_in(
     conn: &mut AsyncPgConnection,
     fact: &FactHead,
     branch: &NewBranch,

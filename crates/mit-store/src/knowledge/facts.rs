@@ -156,7 +156,7 @@ fn changes(current: &FactRow, edit: &FactEdit) -> Vec<FieldChange> {
 /// Inserts a fact of `fact.team`, its first history entry and its event, in the caller's
 /// transaction; `false` when the team has the key already. `source` names the meeting and line
 /// whose review proposed it.
-pub(in crate) async fn insert_fact_in(conn: &mut AsyncPgConnection, fact: &NewFact, source: Source) -> QueryResult<bool> {
+pub(crate) async fn insert_fact_in(conn: &mut AsyncPgConnection, fact: &NewFact, source: Source) -> QueryResult<bool> {
     // A concurrent insert of the same key makes this wait for it, then do nothing.
     let inserted: Option<IdRow> = diesel::sql_query(
         "INSERT INTO facts (id, team_id, key, value, category, project_id, created_by, created_at, updated_at, value_changed_at,

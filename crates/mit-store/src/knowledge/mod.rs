@@ -3,9 +3,9 @@
 //! write is refused) or waits for the write; keys and project names are unique per team in the
 //! database, not only in code.
 
-pub(in crate) mod branches;
-pub(in crate) mod facts;
-pub(in crate) mod history;
+pub(crate) mod branches;
+pub(crate) mod facts;
+pub(crate) mod history;
 mod projects;
 
 use chrono::{DateTime, Utc};

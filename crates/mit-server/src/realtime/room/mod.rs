@@ -18,8 +18,8 @@ use mit_sfu::{MediaRoom, PublicationKey, Source};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-pub use state::{Entry, Exit, RoomRules, SessionId};
 use state::{Effect, RoomState};
+pub use state::{Entry, Exit, RoomRules, SessionId};
 
 use super::messages::{LeftReason, ServerMessage};
 use crate::recording::MeetingRecorder;

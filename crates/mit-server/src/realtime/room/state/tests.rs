@@ -193,7 +193,9 @@ fn a_kick_closes_with_4008_and_tells_everyone() {
     let effects = step(|e| room.remove(bob.user_id, LeftReason::Kicked, Instant::now(), e));
     assert_eq!(effects[0], Effect::Close(bob_session, 4008, "removed from the meeting"));
     assert!(effects.contains(&Effect::DetachMedia(bob.user_id)));
-    assert!(effects.contains(&Effect::Deliver(vec![ada_session], ServerMessage::UserLeft { user_id: bob.user_id, reason: LeftReason::Kicked })));
+    assert!(
+        effects.contains(&Effect::Deliver(vec![ada_session], ServerMessage::UserLeft { user_id: bob.user_id, reason: LeftReason::Kicked }))
+    );
     assert!(step(|e| room.remove(bob.user_id, LeftReason::Kicked, Instant::now(), e)).is_empty(), "gone already");
 }
 
@@ -208,7 +210,10 @@ fn an_older_recording_report_cannot_undo_a_newer_one() {
     let same = RecordingFlag { since: started.since, version: 3 };
     assert!(step(|e| room.apply_recording(same, e)).is_empty(), "no change, no message");
     let stopped = RecordingFlag { since: None, version: 4 };
-    assert_eq!(step(|e| room.apply_recording(stopped, e)), vec![Effect::Record(false), Effect::Deliver(vec![], ServerMessage::RecordingStopped)]);
+    assert_eq!(
+        step(|e| room.apply_recording(stopped, e)),
+        vec![Effect::Record(false), Effect::Deliver(vec![], ServerMessage::RecordingStopped)]
+    );
 }
 
 #[test]

@@ -16,30 +16,13 @@ use mit_domain::ports::meetings::{
 };
 use uuid::Uuid;
 
+mod views;
+
 use super::review::reviewers::ReviewerChange;
-use super::rows::{CountRow, ListedMeetingRow, MeetingRow, ParticipantRow, convert, parse_enum};
+use super::rows::{ParticipantRow, convert, parse_enum};
 use super::schema::{meetings, participants, users};
 use super::teams::to_diesel;
 use super::{PgStore, store_error};
-
-/// A meeting with its creator, head count, and the role of the viewer bound as `$1`.
-const MEETING_FIELDS: &str = "m.id, m.team_id, m.title, m.description, m.status, m.scheduled_at, m.started_at,
-        m.ended_at, m.auto_record, m.recording_started_at, m.recording_version, m.created_at, m.updated_at,
-        c.id AS creator_id, c.name AS creator_name, c.avatar_url AS creator_avatar,
-        (SELECT count(*) FROM participants n WHERE n.meeting_id = m.id) AS participant_count,
-        me.role AS my_role";
-
-/// Where [`MEETING_FIELDS`] come from.
-const MEETING_FROM: &str = "FROM meetings m
-     JOIN users c ON c.id = m.creator_id
-     LEFT JOIN participants me ON me.meeting_id = m.id AND me.user_id = $1";
-
-/// Meetings the user `$1` may see: theirs, and those of teams they own or administer.
-const VISIBLE: &str = "WITH visible AS (
-        SELECT meeting_id AS id FROM participants WHERE user_id = $1
-        UNION
-        SELECT m.id FROM meetings m JOIN team_members tm ON tm.team_id = m.team_id
-        WHERE tm.user_id = $1 AND tm.role IN ('owner', 'admin'))";
 
 const PARTICIPANT_COLUMNS: &str = "SELECT u.id AS user_id, u.name AS user_name, u.avatar_url AS user_avatar,
         p.role, p.added_at, p.joined_at, p.left_at
@@ -68,15 +51,17 @@ impl MeetingStore for PgStore {
     async fn create_meeting(&self, meeting: NewMeeting) -> Result<Creation, StoreError> {
         let mut conn = self.connection().await?;
         conn.transaction(async |conn| {
-            let known: Vec<Uuid> = users::table
-                .filter(users::id.eq_any(&meeting.participants))
-                .filter(users::deleted_at.is_null())
-                .select(users::id)
-                .load(conn)
-                .await?;
-            let unknown: Vec<Uuid> = meeting.participants.iter().filter(|id| !known.contains(id)).copied().collect();
-            if !unknown.is_empty() {
-                return Ok(Creation::UnknownUsers(unknown));
+            if !meeting.participants.is_empty() {
+                let known: Vec<Uuid> = users::table
+                    .filter(users::id.eq_any(&meeting.participants))
+                    .filter(users::deleted_at.is_null())
+                    .select(users::id)
+                    .load(conn)
+                    .await?;
+                let unknown: Vec<Uuid> = meeting.participants.iter().filter(|id| !known.contains(id)).copied().collect();
+                if !unknown.is_empty() {
+                    return Ok(Creation::UnknownUsers(unknown));
+                }
             }
             diesel::insert_into(meetings::table)
                 .values((
@@ -93,20 +78,33 @@ impl MeetingStore for PgStore {
                 ))
                 .execute(conn)
                 .await?;
-            let host = std::iter::once((meeting.creator, ParticipantRole::Host));
-            let rows: Vec<_> = host
-                .chain(meeting.participants.iter().map(|id| (*id, ParticipantRole::Participant)))
-                .map(|(user, role)| {
-                    (
-                        participants::meeting_id.eq(meeting.id),
-                        participants::user_id.eq(user),
-                        participants::role.eq(role.as_str()),
-                        participants::added_at.eq(meeting.now),
-                    )
-                })
-                .collect();
-            diesel::insert_into(participants::table).values(rows).execute(conn).await?;
-            let view = view_of(conn, meeting.id, meeting.creator).await?;
+            // The host's row alone is a fixed-shape statement diesel keeps prepared; a batch of
+            // rows is a new statement for every size, so only the invited use one.
+            diesel::insert_into(participants::table)
+                .values((
+                    participants::meeting_id.eq(meeting.id),
+                    participants::user_id.eq(meeting.creator),
+                    participants::role.eq(ParticipantRole::Host.as_str()),
+                    participants::added_at.eq(meeting.now),
+                ))
+                .execute(conn)
+                .await?;
+            if !meeting.participants.is_empty() {
+                let invited: Vec<_> = meeting
+                    .participants
+                    .iter()
+                    .map(|user| {
+                        (
+                            participants::meeting_id.eq(meeting.id),
+                            participants::user_id.eq(*user),
+                            participants::role.eq(ParticipantRole::Participant.as_str()),
+                            participants::added_at.eq(meeting.now),
+                        )
+                    })
+                    .collect();
+                diesel::insert_into(participants::table).values(invited).execute(conn).await?;
+            }
+            let view = views::view_of(conn, meeting.id, meeting.creator).await?;
             view.map(|v| Creation::Created(Box::new(v))).ok_or(diesel::result::Error::NotFound)
         })
         .await
@@ -115,38 +113,7 @@ impl MeetingStore for PgStore {
 
     async fn list_meetings(&self, viewer: Uuid, filter: MeetingFilter, page: PageRequest) -> Result<Page<MeetingView>, StoreError> {
         let mut conn = self.connection().await?;
-        let status = filter.status.map(|s| s.as_str().to_string());
-        let conditions = "($2::text IS NULL OR m.status = $2) AND ($3::uuid IS NULL OR m.team_id = $3)";
-        // One round trip: the window count gives the total with the page.
-        let rows: Vec<ListedMeetingRow> = diesel::sql_query(format!(
-            "{VISIBLE} SELECT {MEETING_FIELDS}, count(*) OVER () AS total {MEETING_FROM} JOIN visible v ON v.id = m.id WHERE {conditions}
-             ORDER BY coalesce(m.scheduled_at, m.created_at) DESC, m.id DESC OFFSET $4 LIMIT $5"
-        ))
-        .bind::<SqlUuid, _>(viewer)
-        .bind::<Nullable<Text>, _>(&status)
-        .bind::<Nullable<SqlUuid>, _>(filter.team_id)
-        .bind::<BigInt, _>(page.offset())
-        .bind::<BigInt, _>(page.limit())
-        .load(&mut conn)
-        .await
-        .map_err(store_error)?;
-        let total = match <[ListedMeetingRow]>::first(&rows) {
-            Some(row) => row.total,
-            // Past the last page the window count has no row to ride on.
-            None => {
-                let count: CountRow = diesel::sql_query(format!(
-                    "{VISIBLE} SELECT count(*) AS count FROM visible v JOIN meetings m ON m.id = v.id WHERE {conditions}"
-                ))
-                .bind::<SqlUuid, _>(viewer)
-                .bind::<Nullable<Text>, _>(&status)
-                .bind::<Nullable<SqlUuid>, _>(filter.team_id)
-                .get_result(&mut conn)
-                .await
-                .map_err(store_error)?;
-                count.count
-            }
-        };
-        Ok(Page { items: convert(rows.into_iter().map(|r| r.meeting).collect())?, total })
+        views::visible_page(&mut conn, viewer, &filter, page).await.map_err(store_error)
     }
 
     async fn exists(&self, meeting: Uuid) -> Result<bool, StoreError> {
@@ -157,17 +124,7 @@ impl MeetingStore for PgStore {
 
     async fn meeting_for(&self, meeting: Uuid, viewer: Uuid) -> Result<Option<MeetingView>, StoreError> {
         let mut conn = self.connection().await?;
-        let row: Option<MeetingRow> = diesel::sql_query(format!(
-            "SELECT {MEETING_FIELDS} {MEETING_FROM} WHERE m.id = $2 AND (me.user_id IS NOT NULL OR EXISTS (
-                SELECT 1 FROM team_members tm WHERE tm.team_id = m.team_id AND tm.user_id = $1 AND tm.role IN ('owner', 'admin')))"
-        ))
-        .bind::<SqlUuid, _>(viewer)
-        .bind::<SqlUuid, _>(meeting)
-        .get_result(&mut conn)
-        .await
-        .optional()
-        .map_err(store_error)?;
-        row.map(MeetingView::try_from).transpose()
+        views::visible_view(&mut conn, meeting, viewer).await.map_err(store_error)
     }
 
     async fn update_meeting(&self, meeting: Uuid, change: MeetingChange, now: DateTime<Utc>) -> Result<Guarded<MeetingRecord>, StoreError> {
@@ -364,17 +321,7 @@ async fn guarded(conn: &mut AsyncPgConnection, meeting: Uuid, updated: usize) ->
 }
 
 async fn record(conn: &mut AsyncPgConnection, meeting: Uuid) -> Result<Option<MeetingRecord>, StoreError> {
-    Ok(view_of(conn, meeting, Uuid::nil()).await.map_err(store_error)?.map(|v| v.meeting))
-}
-
-async fn view_of(conn: &mut AsyncPgConnection, meeting: Uuid, viewer: Uuid) -> QueryResult<Option<MeetingView>> {
-    let row: Option<MeetingRow> = diesel::sql_query(format!("SELECT {MEETING_FIELDS} {MEETING_FROM} WHERE m.id = $2"))
-        .bind::<SqlUuid, _>(viewer)
-        .bind::<SqlUuid, _>(meeting)
-        .get_result(conn)
-        .await
-        .optional()?;
-    row.map(MeetingView::try_from).transpose().map_err(to_diesel)
+    Ok(views::view_of(conn, meeting, Uuid::nil()).await.map_err(store_error)?.map(|v| v.meeting))
 }
 
 async fn participant(conn: &mut AsyncPgConnection, meeting: Uuid, user: Uuid) -> QueryResult<Option<ParticipantRow>> {
