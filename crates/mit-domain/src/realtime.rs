@@ -9,12 +9,12 @@ use mit_api::server::models::{MeetingStatus, ParticipantRole};
 use uuid::Uuid;
 
 use crate::Mit;
+use crate::clock::Clock;
 use crate::error::DomainError;
 use crate::meetings::lifecycle::Transition;
+use crate::ports::MeetingStore;
 use crate::ports::chat::ChatRecord;
 use crate::ports::meetings::{Guarded, RecordingFlag};
-use crate::ports::MeetingStore;
-use crate::clock::Clock;
 
 /// Why someone may not enter a meeting room (each has its close code in the protocol).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

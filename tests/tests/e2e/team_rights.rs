@@ -47,12 +47,11 @@ async fn wait_for_lock_or_finish<T>(app: &TestApp, request: &tokio::task::JoinHa
     let mut watcher = AsyncPgConnection::establish(&app.database_url).await.expect("connect");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !request.is_finished() {
-        let waiting: Waiting = sql_query(
-            "SELECT count(*) AS count FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .get_result(&mut watcher)
-        .await
-        .expect("activity");
+        let waiting: Waiting =
+            sql_query("SELECT count(*) AS count FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+                .get_result(&mut watcher)
+                .await
+                .expect("activity");
         if waiting.count > 0 {
             return;
         }
@@ -87,7 +86,8 @@ async fn a_demotion_committed_during_an_admins_write_wins() {
     let demotion = begin_demotion(&app, team_id, admin.id).await;
     let client = admin.client.clone();
     let member_id = member.id;
-    let removing = tokio::spawn(async move { client.remove_team_member().team_id(team_id).user_id(member_id).send().await.map(|r| r.into_inner()) });
+    let removing =
+        tokio::spawn(async move { client.remove_team_member().team_id(team_id).user_id(member_id).send().await.map(|r| r.into_inner()) });
     wait_for_lock_or_finish(&app, &removing).await;
     commit(demotion).await;
     expect_error(removing.await.expect("task"), 403, "forbidden");
@@ -96,7 +96,13 @@ async fn a_demotion_committed_during_an_admins_write_wins() {
     let demotion = begin_demotion(&app, team_id, admin.id).await;
     let client = admin.client.clone();
     let renaming = tokio::spawn(async move {
-        client.update_team().team_id(team_id).body(types::UpdateTeamRequest::builder().name(Some("Taken over".try_into().expect("name")))).send().await.map(|r| r.into_inner())
+        client
+            .update_team()
+            .team_id(team_id)
+            .body(types::UpdateTeamRequest::builder().name(Some("Taken over".try_into().expect("name"))))
+            .send()
+            .await
+            .map(|r| r.into_inner())
     });
     wait_for_lock_or_finish(&app, &renaming).await;
     commit(demotion).await;

@@ -83,7 +83,8 @@ async fn json_logs_show_each_request_with_its_id_operation_and_caller() {
         .expect("register");
     assert_eq!(response.status(), 201);
     let token = response.json::<Value>().await.expect("json")["tokens"]["access_token"].as_str().expect("a token").to_string();
-    let me = http().get(format!("{base}/api/v1/auth/me")).bearer_auth(&token).header("x-request-id", "trace-me-2").send().await.expect("me");
+    let me =
+        http().get(format!("{base}/api/v1/auth/me")).bearer_auth(&token).header("x-request-id", "trace-me-2").send().await.expect("me");
     let user_id = me.json::<Value>().await.expect("json")["id"].as_str().expect("an id").to_string();
 
     let register = wait_for_line(&lines, "trace-me-1");
@@ -91,7 +92,11 @@ async fn json_logs_show_each_request_with_its_id_operation_and_caller() {
     assert_eq!(register["fields"]["status"], 201, "{register}");
     assert!(register["fields"]["latency_ms"].is_number(), "{register}");
     let me = wait_for_line(&lines, "trace-me-2");
-    assert_eq!((me["span"]["operation_id"].as_str(), me["span"]["caller"].as_str()), (Some("getCurrentUser"), Some(user_id.as_str())), "{me}");
+    assert_eq!(
+        (me["span"]["operation_id"].as_str(), me["span"]["caller"].as_str()),
+        (Some("getCurrentUser"), Some(user_id.as_str())),
+        "{me}"
+    );
     let _ = child.kill();
     let _ = child.wait();
 }

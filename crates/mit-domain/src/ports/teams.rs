@@ -98,8 +98,13 @@ pub trait TeamStore: Send + Sync + 'static {
     /// A team as `user` sees it; `None` unless they are a member.
     async fn team_for(&self, team: Uuid, user: Uuid) -> Result<Option<TeamRecord>, StoreError>;
     /// Renames or re-describes a team if `actor` may edit it; returns it as `actor` sees it.
-    async fn update_team(&self, team: Uuid, actor: Uuid, change: TeamChange, now: DateTime<Utc>)
-    -> Result<Authorised<Option<TeamRecord>>, StoreError>;
+    async fn update_team(
+        &self,
+        team: Uuid,
+        actor: Uuid,
+        change: TeamChange,
+        now: DateTime<Utc>,
+    ) -> Result<Authorised<Option<TeamRecord>>, StoreError>;
     /// Deletes a team if `actor` may (its meetings stay, without a team).
     async fn delete_team(&self, team: Uuid, actor: Uuid) -> Result<Authorised<()>, StoreError>;
     /// Members, owners first, then by name and id.
@@ -107,8 +112,14 @@ pub trait TeamStore: Send + Sync + 'static {
     /// A member's role; `None` if not a member.
     async fn role_of(&self, team: Uuid, user: Uuid) -> Result<Option<TeamRole>, StoreError>;
     /// Adds a member if `actor` may; `Conflict` if they already are one.
-    async fn add_member(&self, team: Uuid, actor: Uuid, user: Uuid, role: TeamRole, now: DateTime<Utc>)
-    -> Result<Authorised<MemberRecord>, StoreError>;
+    async fn add_member(
+        &self,
+        team: Uuid,
+        actor: Uuid,
+        user: Uuid,
+        role: TeamRole,
+        now: DateTime<Utc>,
+    ) -> Result<Authorised<MemberRecord>, StoreError>;
     /// Changes a member's role if `actor` may, refusing to demote the last owner.
     async fn change_role(&self, team: Uuid, actor: Uuid, user: Uuid, role: TeamRole) -> Result<MembershipChange, StoreError>;
     /// Removes a member (`actor` themselves, or someone `actor` may remove), refusing to remove

@@ -3,7 +3,7 @@
 //! planned by PostgreSQL at every call (most of a GET's database time before).
 
 use chrono::{DateTime, Utc};
-use diesel::dsl::{count_star, exists};
+use diesel::dsl::exists;
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -75,43 +75,34 @@ macro_rules! visible_to {
 /// Meetings with their creator and the role of `$viewer`, selecting a [`ViewRow`].
 macro_rules! view_query {
     ($viewer:expr) => {
-        view_source!($viewer).select(view_columns!($viewer))
-    };
-}
-
-/// The joins a [`ViewRow`] is read from.
-macro_rules! view_source {
-    ($viewer:expr) => {
-        meetings::table.inner_join(users::table.on(users::id.eq(meetings::creator_id))).left_join(
-            viewer_seat
-                .on(viewer_seat.field(participants::meeting_id).eq(meetings::id).and(viewer_seat.field(participants::user_id).eq($viewer))),
-        )
-    };
-}
-
-/// The columns of a [`ViewRow`].
-macro_rules! view_columns {
-    ($viewer:expr) => {
-        (
-            meetings::id,
-            meetings::team_id,
-            meetings::title,
-            meetings::description,
-            meetings::status,
-            meetings::scheduled_at,
-            meetings::started_at,
-            meetings::ended_at,
-            meetings::auto_record,
-            meetings::recording_started_at,
-            meetings::recording_version,
-            meetings::created_at,
-            meetings::updated_at,
-            users::id,
-            users::name,
-            users::avatar_url,
-            viewer_seat.field(participants::role).nullable(),
-            participants::table.filter(participants::meeting_id.eq(meetings::id)).count().single_value().assume_not_null(),
-        )
+        meetings::table
+            .inner_join(users::table.on(users::id.eq(meetings::creator_id)))
+            .left_join(
+                viewer_seat.on(viewer_seat
+                    .field(participants::meeting_id)
+                    .eq(meetings::id)
+                    .and(viewer_seat.field(participants::user_id).eq($viewer))),
+            )
+            .select((
+                meetings::id,
+                meetings::team_id,
+                meetings::title,
+                meetings::description,
+                meetings::status,
+                meetings::scheduled_at,
+                meetings::started_at,
+                meetings::ended_at,
+                meetings::auto_record,
+                meetings::recording_started_at,
+                meetings::recording_version,
+                meetings::created_at,
+                meetings::updated_at,
+                users::id,
+                users::name,
+                users::avatar_url,
+                viewer_seat.field(participants::role).nullable(),
+                participants::table.filter(participants::meeting_id.eq(meetings::id)).count().single_value().assume_not_null(),
+            ))
     };
 }
 
@@ -150,9 +141,9 @@ pub async fn visible_page(
     let status = filter.status.map(|status| status.as_str());
     let status_matches = status.into_sql::<Nullable<Text>>().is_null().or(meetings::status.nullable().eq(status));
     let team_matches = filter.team_id.into_sql::<Nullable<SqlUuid>>().is_null().or(meetings::team_id.eq(filter.team_id));
-    // The window count brings the total with the page, in the same statement.
-    let rows: Vec<(ViewRow, i64)> = view_source!(viewer)
-        .select((view_columns!(viewer), count_star().over()))
+    // The total is a second statement: a window count in the page's would make PostgreSQL build
+    // every visible row (head counts and joins included) before taking the page.
+    let rows: Vec<ViewRow> = view_query!(viewer)
         .filter(visible_to!(viewer))
         .filter(status_matches)
         .filter(team_matches)
@@ -161,12 +152,9 @@ pub async fn visible_page(
         .limit(page.limit())
         .load(conn)
         .await?;
-    let total = match <[(ViewRow, i64)]>::first(&rows) {
-        Some((_, total)) => *total,
-        // Past the last page the window count has no row to ride on.
-        None => meetings::table.filter(visible_to!(viewer)).filter(status_matches).filter(team_matches).count().get_result(conn).await?,
-    };
-    let items = rows.into_iter().map(|(row, _)| into_view(row)).collect::<Result<_, _>>().map_err(to_diesel)?;
+    let total: i64 =
+        meetings::table.filter(visible_to!(viewer)).filter(status_matches).filter(team_matches).count().get_result(conn).await?;
+    let items = rows.into_iter().map(into_view).collect::<Result<_, _>>().map_err(to_diesel)?;
     Ok(Page { items, total })
 }
 
