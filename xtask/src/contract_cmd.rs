@@ -140,8 +140,25 @@ fn breaking(dir: &Path, base: Option<String>, allow: bool) -> Result<()> {
     let new = contract::bundle(&dir.join("openapi.yaml"))?;
     let changes = contract::breaking_changes(&old.doc, &new.doc);
     let errors = changes.iter().filter(|c| c.severity == contract::Severity::Error).count();
-    for change in &changes {
+    for change in changes.iter().filter(|c| c.severity == contract::Severity::Error) {
         eprintln!("{change}");
+    }
+    // A change to a shared schema shows at every operation using it (an `ErrorCode` value at
+    // every error response): a warning at the same place in several operations is printed once,
+    // with how many and the first.
+    let mut warnings: Vec<(&str, &str, &str, usize)> = Vec::new();
+    for change in changes.iter().filter(|c| c.severity == contract::Severity::Warning) {
+        let place = change.pointer.splitn(4, '/').nth(3).unwrap_or_default();
+        match warnings.iter_mut().find(|(message, at, _, _)| *message == change.message && *at == place) {
+            Some((_, _, _, count)) => *count += 1,
+            None => warnings.push((&change.message, place, &change.pointer, 1)),
+        }
+    }
+    for (message, _, first, count) in warnings {
+        match count {
+            1 => eprintln!("warning: {first}: {message}"),
+            _ => eprintln!("warning: {first}: {message} (and at the same place in {} more operation(s))", count - 1),
+        }
     }
     println!("{} change(s) against {base}, {errors} breaking", changes.len());
     let (old_version, new_version) = (version_of(&old.doc), version_of(&new.doc));

@@ -5,83 +5,19 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, Result};
 
-use crate::process::{free_port, run};
+use crate::process::{free_port, output, run};
 use crate::services::Postgres;
 use crate::tools::{python_tool, tools_dir};
 use crate::workspace_root;
 
 const REQUIREMENT: &str = "schemathesis==4.32.5";
 
-/// Signs a fresh user up whenever Schemathesis needs a token, so an operation that ends a
-/// session (logout, password change, account deletion) cannot starve the ones after it. Review
-/// operations need a completed meeting with a review, which random ids never name: their valid
-/// ids are pointed at one the hook sets up (its host's token with them), so the fuzzing reaches
-/// the review's rules instead of stopping at 404.
-const AUTH_HOOK: &str = r#"
-import json, os, re, uuid, urllib.request
-import schemathesis
+/// The seed outside a git checkout.
+const FALLBACK_SEED: u64 = 20261125;
 
-BASE = os.environ["MIT_BASE_URL"]
-UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-
-def call(method, path, body=None, token=None):
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(BASE + path, data=data, headers=headers, method=method)
-    with urllib.request.urlopen(request) as response:
-        return json.load(response)
-
-def register():
-    body = {"email": f"fuzz-{uuid.uuid4().hex}@example.com", "password": "correct horse battery staple", "name": "Fuzz"}
-    return call("POST", "/api/v1/auth/register", body)["tokens"]["access_token"]
-
-ISSUED = set()
-
-@schemathesis.auth(refresh_interval=20)
-class FreshUser:
-    def get(self, case, ctx):
-        token = register()
-        ISSUED.add(f"Bearer {token}")
-        return token
-
-    def set(self, case, data, ctx):
-        case.headers = case.headers or {}
-        case.headers["Authorization"] = f"Bearer {data}"
-
-REVIEW = {}
-
-def review_fixture():
-    if not REVIEW:
-        token = register()
-        meeting = call("POST", "/api/v1/meetings", {"title": "Fuzzed review"}, token)["id"]
-        call("POST", f"/api/v1/meetings/{meeting}/start", None, token)
-        call("POST", f"/api/v1/meetings/{meeting}/end", None, token)
-        review = call("POST", f"/api/v1/meetings/{meeting}/review", {"content": "one\ntwo\nthree"}, token)
-        call("POST", f"/api/v1/meetings/{meeting}/review/submit", None, token)
-        line = review["lines"][0]["id"]
-        comment = call("POST", f"/api/v1/meetings/{meeting}/review/lines/{line}/comments", {"content": "c"}, token)["id"]
-        suggestion = call("POST", f"/api/v1/meetings/{meeting}/review/lines/{line}/suggestions", {"suggested_text": "1"}, token)["id"]
-        REVIEW.update(token=token, meeting_id=meeting, line_id=line, comment_id=comment, suggestion_id=suggestion)
-    return REVIEW
-
-@schemathesis.hook
-def before_call(context, case, kwargs):
-    if "/review" not in case.operation.path or not case.path_parameters:
-        return
-    params = case.path_parameters
-    # Only valid ids are replaced: a malformed one is a negative case that must stay malformed.
-    if not all(UUID.match(str(params.get(name, ""))) for name in params):
-        return
-    # A token Schemathesis made up itself tests authentication: that case stays as it is.
-    if not (case.headers and case.headers.get("Authorization") in ISSUED):
-        return
-    fixture = review_fixture()
-    for name in params:
-        params[name] = fixture.get(name, params[name])
-    case.headers["Authorization"] = f"Bearer {fixture['token']}"
-"#;
+/// The Python hooks: a fresh user per token, and review ids pointed at a real review (the file's
+/// header says why).
+const AUTH_HOOK: &str = include_str!("../schemathesis_hooks.py");
 
 /// Runs Schemathesis against a fresh server on `postgres`.
 pub fn run_schemathesis(postgres: &Postgres) -> Result<()> {
@@ -96,11 +32,13 @@ pub fn run_schemathesis(postgres: &Postgres) -> Result<()> {
     postgres.ensure_database("schemathesis")?;
     let server = Server::start(&postgres.url("schemathesis"))?;
     let report = workspace_root().join("target").join("schemathesis");
+    let seed = seed();
+    eprintln!("schemathesis seed {seed} (set MIT_SCHEMATHESIS_SEED={seed} to run these inputs again)");
     let outcome = run(Command::new(bin.join("schemathesis"))
         .arg("run")
         .arg(format!("{}/openapi.json", server.base_url))
         .args(["--url", &server.base_url])
-        .args(["--checks", "all", "--workers", "1", "--max-examples", "40", "--seed", "20261125"])
+        .args(["--checks", "all", "--workers", "1", "--max-examples", "40", "--seed", &seed.to_string()])
         // This check reads any 404 after a create as "the created resource is gone"; the contract
         // answers 404 for things the new resource does not have yet (a meeting's review) and for
         // request fields naming what the caller cannot see (an unknown member's email).
@@ -115,6 +53,20 @@ pub fn run_schemathesis(postgres: &Postgres) -> Result<()> {
         .env("MIT_BASE_URL", &server.base_url));
     drop(server);
     outcome
+}
+
+/// Hypothesis' seed: `MIT_SCHEMATHESIS_SEED` when set, else the first 8 hex digits of the commit
+/// under test as a number (a fixed seed outside git). A fixed seed would fuzz with the same inputs
+/// forever; a random one could not be reproduced. Seeded by the commit, every commit tries new
+/// inputs while a failure reproduces by rerunning the same commit (or that seed on another).
+fn seed() -> u64 {
+    if let Some(seed) = std::env::var("MIT_SCHEMATHESIS_SEED").ok().and_then(|s| s.trim().parse().ok()) {
+        return seed;
+    }
+    output(Command::new("git").args(["rev-parse", "HEAD"]).current_dir(workspace_root()))
+        .ok()
+        .and_then(|head| u64::from_str_radix(head.trim().get(..8)?, 16).ok())
+        .unwrap_or(FALLBACK_SEED)
 }
 
 /// `^(a|b|…)$` over the operations listed in `tests/not-implemented.txt`.

@@ -240,6 +240,12 @@ impl Rules {
                     self.error(&e_at, "request value restricted to an enum");
                 }
             }
+            // A client that took any string takes an enum's values too: only a value added to an
+            // enum it already knew may surprise it (a closed generated enum rejects it), which is
+            // how open lists such as `ErrorCode` grow, so it is worth a look but not breaking.
+            Direction::Response if b.is_empty() => {
+                self.warning(&e_at, format!("response value restricted to an enum of {} values", h.len()));
+            }
             Direction::Response => {
                 for added in h.iter().filter(|v| !b.contains(v)) {
                     self.warning(&e_at, format!("response enum value {added} added"));
@@ -282,4 +288,52 @@ impl Rules {
 
 fn show(value: Option<&Value>) -> String {
     value.map_or_else(|| "(none)".to_string(), Value::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// A one-operation document whose 409 body has `error` as `error_schema`.
+    fn doc(version: &str, error_schema: Value) -> Value {
+        json!({
+            "openapi": "3.0.3",
+            "info": {"title": "t", "version": version},
+            "paths": {"/x": {"get": {
+                "operationId": "getX",
+                "responses": {
+                    "204": {"description": "ok"},
+                    "409": {"description": "conflict", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+                }
+            }}},
+            "components": {"schemas": {
+                "ErrorResponse": {"type": "object", "required": ["error"], "properties": {"error": {"$ref": "#/components/schemas/ErrorCode"}}},
+                "ErrorCode": error_schema
+            }}
+        })
+    }
+
+    #[test]
+    fn a_free_response_string_becoming_an_enum_is_a_warning_only() {
+        let base = doc("0.2.0", json!({"type": "string"}));
+        let head = doc("0.2.0", json!({"type": "string", "enum": ["conflict", "stale"]}));
+        let changes = breaking_changes(&base, &head);
+        assert!(changes.iter().all(|c| c.severity == Severity::Warning), "{changes:?}");
+        assert_eq!(changes.len(), 1, "{changes:?}");
+    }
+
+    #[test]
+    fn a_value_added_to_a_response_enum_is_a_warning_and_one_removed_from_a_request_enum_an_error() {
+        let base = doc("0.2.0", json!({"type": "string", "enum": ["conflict"]}));
+        let head = doc("0.2.0", json!({"type": "string", "enum": ["conflict", "stale"]}));
+        let changes = breaking_changes(&base, &head);
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].severity, Severity::Warning);
+        assert!(changes[0].message.contains("\"stale\" added"), "{changes:?}");
+        let mut rules = Rules::default();
+        rules.enum_values("/x", &json!({"enum": ["a", "b"]}), &json!({"enum": ["a"]}), Direction::Request);
+        assert_eq!(rules.found.iter().map(|c| c.severity).collect::<Vec<_>>(), [Severity::Error]);
+    }
 }

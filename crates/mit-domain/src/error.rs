@@ -1,5 +1,6 @@
 //! The domain's errors, and their one mapping onto the contract's error shape.
 
+use mit_api::server::models::ErrorCode;
 use mit_api::server::runtime::ApiError;
 use serde_json::Value;
 
@@ -36,7 +37,8 @@ pub enum DomainError {
     /// The request conflicts with the current state.
     #[error("{code}: {message}")]
     Conflict {
-        /// Machine code (`already_exists`, `last_owner`, …).
+        /// Machine code (`already_exists`, `last_owner`, …): a value of the contract's `ErrorCode`
+        /// (a test checks every one this crate writes).
         code: &'static str,
         /// Human text.
         message: String,
@@ -124,11 +126,11 @@ impl From<DomainError> for ApiError {
             DomainError::Unauthenticated(message) => ApiError::unauthenticated(message),
             DomainError::InvalidCredentials => ApiError::invalid_credentials(),
             DomainError::Forbidden(message) => ApiError::forbidden(message),
-            DomainError::WrongPassword => ApiError::new(403, "wrong_password", "the password is wrong"),
+            DomainError::WrongPassword => ApiError::with_code(403, ErrorCode::WrongPassword, "the password is wrong"),
             DomainError::NotFound(what) => ApiError::not_found(what),
             DomainError::Unknown { field, message, details } => details
                 .into_iter()
-                .fold(ApiError::new(404, "not_found", message).with_detail("field", field), |e, (k, v)| e.with_detail(k, v)),
+                .fold(ApiError::with_code(404, ErrorCode::NotFound, message).with_detail("field", field), |e, (k, v)| e.with_detail(k, v)),
             DomainError::Conflict { code, message, details } => {
                 details.into_iter().fold(ApiError::conflict(code, message), |e, (k, v)| e.with_detail(k, v))
             }
@@ -136,7 +138,7 @@ impl From<DomainError> for ApiError {
                 details.into_iter().fold(ApiError::validation(field, message), |e, (k, v)| e.with_detail(k, v))
             }
             DomainError::TooLarge { field, message, limit } => {
-                ApiError::new(413, "payload_too_large", message).with_detail("field", field).with_detail("limit_bytes", limit)
+                ApiError::with_code(413, ErrorCode::PayloadTooLarge, message).with_detail("field", field).with_detail("limit_bytes", limit)
             }
             DomainError::RangeNotSatisfiable { size, message } => ApiError::range_not_satisfiable(size, message),
             DomainError::RateLimited(seconds) => ApiError::rate_limited(seconds),
@@ -160,3 +162,96 @@ impl From<StoreError> for ApiError {
 
 /// What every handler returns.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::str::FromStr;
+
+    use super::*;
+
+    /// The snake_case string literal right after each `needle` in `text` (whitespace between
+    /// them skipped).
+    fn literals_after<'a>(text: &'a str, needle: &str) -> Vec<&'a str> {
+        text.match_indices(needle)
+            .filter_map(|(at, _)| {
+                let rest = text[at + needle.len()..].trim_start().strip_prefix('"')?;
+                rest.split('"').next()
+            })
+            .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+            .collect()
+    }
+
+    fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("readable source dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// The conflict codes are string literals all over the crate (`DomainError::conflict("…")`,
+    /// `DomainError::Conflict { code: "…", … }`); each must be a value of the contract's
+    /// `ErrorCode`, or the runtime would answer 500 `internal_error` instead.
+    #[test]
+    fn every_code_the_domain_uses_is_a_contract_error_code() {
+        let mut files = Vec::new();
+        rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+        let mut codes = std::collections::BTreeSet::new();
+        for file in &files {
+            let text = std::fs::read_to_string(file).expect("readable source");
+            for needle in ["code: ", "conflict("] {
+                for code in literals_after(&text, needle) {
+                    assert!(ErrorCode::from_str(code).is_ok(), "{}: `{code}` is not in the contract's ErrorCode", file.display());
+                    codes.insert(code.to_string());
+                }
+            }
+        }
+        for known in ["invalid_state_transition", "last_owner", "stale", "vetoed", "room_full", "not_ready"] {
+            assert!(codes.contains(known), "the scan found no `{known}`: it no longer sees the codes ({codes:?})");
+        }
+    }
+
+    #[test]
+    fn every_domain_error_maps_to_a_contract_error_code() {
+        let errors = [
+            DomainError::Unauthenticated("m".into()),
+            DomainError::InvalidCredentials,
+            DomainError::Forbidden("m".into()),
+            DomainError::WrongPassword,
+            DomainError::NotFound("meeting"),
+            DomainError::unknown("user_id", "m"),
+            DomainError::conflict("last_host", "m"),
+            DomainError::transition("draft", "approved"),
+            DomainError::invalid("title", "m"),
+            DomainError::TooLarge { field: "content", message: "m".into(), limit: 1 },
+            DomainError::RangeNotSatisfiable { size: 1, message: "m".into() },
+            DomainError::RateLimited(1),
+            DomainError::Unavailable("m".into()),
+            DomainError::Internal("m".into()),
+        ];
+        let expected = [
+            (401, "unauthenticated"),
+            (401, "invalid_credentials"),
+            (403, "forbidden"),
+            (403, "wrong_password"),
+            (404, "not_found"),
+            (404, "not_found"),
+            (409, "last_host"),
+            (409, "invalid_state_transition"),
+            (422, "validation_failed"),
+            (413, "payload_too_large"),
+            (416, "range_not_satisfiable"),
+            (429, "rate_limited"),
+            (503, "service_unavailable"),
+            (500, "internal_error"),
+        ];
+        for (error, expected) in errors.into_iter().zip(expected) {
+            let api = ApiError::from(error);
+            assert_eq!((api.status(), api.code()), expected);
+        }
+    }
+}

@@ -8,6 +8,7 @@ use poem::http::header;
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 use super::ApiError;
+use crate::server::models::ErrorCode;
 
 /// Middleware body for `Endpoint::around`: answers routing failures in the contract's shape and
 /// passes everything else through.
@@ -17,7 +18,7 @@ pub async fn contract_errors<E: Endpoint>(next: Arc<E>, request: Request) -> poe
         Ok(response) => Ok(response.into_response()),
         Err(error) if error.is::<MethodNotAllowedError>() => Ok(method_not_allowed(&path)),
         Err(error) if error.is::<NotFoundError>() => {
-            Ok(ApiError::new(404, "not_found", format!("no route matches `{path}`")).into_response())
+            Ok(ApiError::with_code(404, ErrorCode::NotFound, format!("no route matches `{path}`")).into_response())
         }
         Err(error) => Ok(error.into_response()),
     }
@@ -37,8 +38,9 @@ pub fn allowed_methods(path: &str) -> String {
 
 fn method_not_allowed(path: &str) -> Response {
     let allow = allowed_methods(path);
-    let mut response =
-        ApiError::new(405, "method_not_allowed", format!("`{path}` accepts {allow}")).with_detail("allow", allow.clone()).into_response();
+    let mut response = ApiError::with_code(405, ErrorCode::MethodNotAllowed, format!("`{path}` accepts {allow}"))
+        .with_detail("allow", allow.clone())
+        .into_response();
     if let Ok(value) = allow.parse() {
         response.headers_mut().insert(header::ALLOW, value);
     }

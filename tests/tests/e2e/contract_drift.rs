@@ -88,3 +88,47 @@ fn a_new_required_query_parameter_is_reported() {
     let found = differences(scratch.path());
     assert!(found.iter().any(|d| d.contains("query sort") && d.contains("served:   (absent)")), "{found:#?}");
 }
+
+/// The codes of CONVENTIONS.md's errors table (backticked words outside parentheses), in order.
+fn conventions_error_codes() -> Vec<String> {
+    let text = std::fs::read_to_string(contract_dir().join("CONVENTIONS.md")).expect("CONVENTIONS.md");
+    let table = text.split("| status | `error` codes |").nth(1).expect("the errors table");
+    let mut codes = Vec::new();
+    for row in table.lines().skip(2).take_while(|l| l.starts_with('|')) {
+        let codes_cell = row.split('|').nth(2).expect("a codes cell");
+        let mut depth = 0;
+        let mut outside = String::new();
+        for c in codes_cell.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                c if depth == 0 => outside.push(c),
+                _ => {}
+            }
+        }
+        codes.extend(outside.split('`').skip(1).step_by(2).map(str::to_string));
+    }
+    codes
+}
+
+#[test]
+fn the_conventions_error_table_lists_exactly_the_contract_error_codes() {
+    let bundle = contract::bundle(&contract_dir().join("openapi.yaml")).expect("bundle");
+    let values = bundle.doc.pointer("/components/schemas/ErrorCode/enum").and_then(|v| v.as_array()).expect("ErrorCode is an enum");
+    let contract: Vec<String> = values.iter().map(|v| v.as_str().expect("string values").to_string()).collect();
+    let table = conventions_error_codes();
+    let (in_table, in_contract): (std::collections::BTreeSet<_>, std::collections::BTreeSet<_>) =
+        (table.iter().collect(), contract.iter().collect());
+    assert_eq!(in_table.len(), table.len(), "a code is listed twice in CONVENTIONS.md: {table:?}");
+    assert!(in_table.contains(&"stale_base".to_string()), "the table parser found {table:?}");
+    let only_table: Vec<_> = in_table.difference(&in_contract).collect();
+    let only_contract: Vec<_> = in_contract.difference(&in_table).collect();
+    assert!(
+        only_table.is_empty() && only_contract.is_empty(),
+        "CONVENTIONS.md's errors table and ErrorCode differ: only in the table {only_table:?}, only in ErrorCode {only_contract:?}"
+    );
+    for code in &contract {
+        let parsed: mit_client::types::ErrorCode = code.parse().unwrap_or_else(|e| panic!("the client's ErrorCode refuses `{code}`: {e}"));
+        assert_eq!(&parsed.to_string(), code);
+    }
+}

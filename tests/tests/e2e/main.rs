@@ -24,8 +24,8 @@ mod review;
 mod signaling;
 mod team_rights;
 mod teams;
-mod tracing;
 mod tokens;
+mod tracing;
 mod typescript;
 mod users;
 
@@ -33,7 +33,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use mit_client::Error;
-use mit_client::types::ErrorResponse;
+use mit_client::types::{ErrorCode, ErrorResponse};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -42,8 +42,9 @@ use serde_json::Value;
 fn expect_error<T: std::fmt::Debug>(result: Result<T, Error<ErrorResponse>>, status: u16, code: &str) -> ErrorResponse {
     match result {
         Err(Error::ErrorResponse(response)) => {
+            assert!(code.parse::<ErrorCode>().is_ok(), "`{code}` is not in the contract's ErrorCode");
             assert_eq!(response.status().as_u16(), status, "status (body: {:?})", response.as_ref());
-            assert_eq!(response.error, code, "error code (message: {})", response.message);
+            assert_eq!(response.error.to_string(), code, "error code (message: {})", response.message);
             response.into_inner()
         }
         other => panic!("expected {status} `{code}`, got {other:?}"),
@@ -56,6 +57,7 @@ async fn expect_raw_error(response: reqwest::Response, status: u16, code: &str) 
     let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     assert!(content_type.starts_with("application/json"), "content type {content_type}");
     let body: Value = response.json().await.expect("a JSON error body");
+    assert!(code.parse::<ErrorCode>().is_ok(), "`{code}` is not in the contract's ErrorCode");
     assert_eq!(body["error"], code, "error code in {body}");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "message in {body}");
     body

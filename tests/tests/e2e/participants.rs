@@ -181,7 +181,7 @@ pub(crate) fn sole_winner<T: std::fmt::Debug>(
         (Err(a), Err(b)) => panic!("round {round}: neither succeeded: {a:?} / {b:?}"),
     };
     match refusal {
-        Error::ErrorResponse(response) => (winner, (response.status().as_u16(), response.into_inner().error)),
+        Error::ErrorResponse(response) => (winner, (response.status().as_u16(), response.into_inner().error.to_string())),
         other => panic!("round {round}: the loser got no contract error: {other:?}"),
     }
 }
