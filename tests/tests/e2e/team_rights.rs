@@ -60,6 +60,23 @@ async fn wait_for_lock_or_finish<T>(app: &TestApp, request: &tokio::task::JoinHa
     }
 }
 
+/// Starts `admin`'s demotion, sends `request` while it is open, commits it, and expects the
+/// request to be refused with 403.
+async fn refused_once_demoted<T>(
+    app: &TestApp,
+    team: uuid::Uuid,
+    admin: uuid::Uuid,
+    request: impl Future<Output = Result<T, mit_client::Error<types::ErrorResponse>>> + Send + 'static,
+) where
+    T: std::fmt::Debug + Send + 'static,
+{
+    let demotion = begin_demotion(app, team, admin).await;
+    let request = tokio::spawn(request);
+    wait_for_lock_or_finish(app, &request).await;
+    commit(demotion).await;
+    expect_error(request.await.expect("task"), 403, "forbidden");
+}
+
 async fn commit(mut conn: AsyncPgConnection) {
     sql_query("COMMIT").execute(&mut conn).await.expect("commit");
 }
@@ -71,42 +88,27 @@ async fn a_demotion_committed_during_an_admins_write_wins() {
         (app.register("Owner").await, app.register("Admin").await, app.register("Member").await, app.register("Outsider").await);
 
     let team_id = team(&owner, &admin, &member).await;
-    let demotion = begin_demotion(&app, team_id, admin.id).await;
-    let client = admin.client.clone();
-    let email = outsider.email.clone();
-    let adding = tokio::spawn(async move {
+    let (client, email) = (admin.client.clone(), outsider.email.clone());
+    refused_once_demoted(&app, team_id, admin.id, async move {
         let body = types::AddTeamMemberRequest::builder().email(email.as_str()).role(Some(TeamRole::Member));
         client.add_team_member().team_id(team_id).body(body).send().await.map(|r| r.into_inner())
-    });
-    wait_for_lock_or_finish(&app, &adding).await;
-    commit(demotion).await;
-    expect_error(adding.await.expect("task"), 403, "forbidden");
+    })
+    .await;
 
     let team_id = team(&owner, &admin, &member).await;
-    let demotion = begin_demotion(&app, team_id, admin.id).await;
-    let client = admin.client.clone();
-    let member_id = member.id;
-    let removing =
-        tokio::spawn(async move { client.remove_team_member().team_id(team_id).user_id(member_id).send().await.map(|r| r.into_inner()) });
-    wait_for_lock_or_finish(&app, &removing).await;
-    commit(demotion).await;
-    expect_error(removing.await.expect("task"), 403, "forbidden");
+    let (client, member_id) = (admin.client.clone(), member.id);
+    refused_once_demoted(&app, team_id, admin.id, async move {
+        client.remove_team_member().team_id(team_id).user_id(member_id).send().await.map(|r| r.into_inner())
+    })
+    .await;
 
     let team_id = team(&owner, &admin, &member).await;
-    let demotion = begin_demotion(&app, team_id, admin.id).await;
     let client = admin.client.clone();
-    let renaming = tokio::spawn(async move {
-        client
-            .update_team()
-            .team_id(team_id)
-            .body(types::UpdateTeamRequest::builder().name(Some("Taken over".try_into().expect("name"))))
-            .send()
-            .await
-            .map(|r| r.into_inner())
-    });
-    wait_for_lock_or_finish(&app, &renaming).await;
-    commit(demotion).await;
-    expect_error(renaming.await.expect("task"), 403, "forbidden");
+    refused_once_demoted(&app, team_id, admin.id, async move {
+        let body = types::UpdateTeamRequest::builder().name(Some("Taken over".try_into().expect("name")));
+        client.update_team().team_id(team_id).body(body).send().await.map(|r| r.into_inner())
+    })
+    .await;
     let seen = owner.client.get_team().team_id(team_id).send().await.expect("team").into_inner();
     assert_eq!(seen.name.as_str(), "Rights", "the rename must not land");
 }
