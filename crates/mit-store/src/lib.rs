@@ -21,7 +21,7 @@ use std::time::Duration;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
-use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection};
+use diesel_async::{AsyncMigrationHarness, AsyncPgConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use mit_domain::ports::StoreError;
 use tokio::sync::Notify;
@@ -63,7 +63,6 @@ impl PgStore {
         // connection fails its real query, which maps to `Unavailable`, and deadpool drops it).
         let mut config = ManagerConfig::default();
         config.recycling_method = RecyclingMethod::Fast;
-        config.custom_setup = Box::new(|url| Box::pin(establish(url.to_string())));
         let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
         let pool = Pool::builder(manager)
             .max_size(size)
@@ -110,19 +109,6 @@ impl mit_domain::ports::DependencyProbe for PgStore {
         let mut conn = self.connection().await.map_err(|e| e.to_string())?;
         diesel_async::RunQueryDsl::execute(diesel::sql_query("SELECT 1"), &mut conn).await.map(|_| ()).map_err(|e| e.to_string())
     }
-}
-
-/// A new connection whose prepared statements always use their generic plan. Diesel prepares
-/// every query-builder statement once per connection; left to itself, PostgreSQL re-plans a
-/// prepared statement whose generic plan it guesses costlier (the meeting list's did, at about
-/// 1.3 ms a call, more than the query itself). Raw `sql_query` statements are unnamed and
-/// planned with their values every time, so this setting does not touch them.
-async fn establish(url: String) -> diesel::ConnectionResult<AsyncPgConnection> {
-    let mut connection = AsyncPgConnection::establish(&url).await?;
-    diesel_async::RunQueryDsl::execute(diesel::sql_query("SET plan_cache_mode = force_generic_plan"), &mut connection)
-        .await
-        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-    Ok(connection)
 }
 
 fn pool_error(error: PoolError) -> StoreError {
