@@ -63,14 +63,15 @@ impl RoomRegistry {
     /// The meeting's room, created on first use; `None` once the meeting's room has closed.
     pub fn room(&self, meeting: Uuid) -> Option<Arc<LiveRoom>> {
         let mut rooms = self.rooms();
-        let now = Instant::now();
-        rooms.forget_closed(now);
         if let Some(room) = rooms.open.get(&meeting) {
-            return Some(Arc::clone(room));
+            // A room that closed itself (its meeting completed while empty) stays ended.
+            return (!room.is_closed()).then(|| Arc::clone(room));
         }
         if rooms.ended.contains_key(&meeting) {
             return None;
         }
+        // Sweeping walks every room, so it runs only when a room is made, not at every join.
+        rooms.forget_closed(Instant::now());
         let recorder = self.recorder.meeting(meeting);
         let media = self.sfu.room(meeting, Some(recorder.clone() as Arc<dyn RoomObserver>));
         let room = LiveRoom::new(meeting, media, recorder, self.reports.clone(), self.rules);
