@@ -15,6 +15,7 @@ use crate::meetings::lifecycle::Transition;
 use crate::ports::MeetingStore;
 use crate::ports::chat::ChatRecord;
 use crate::ports::meetings::{Guarded, RecordingFlag};
+use crate::ports::rooms::Ending;
 
 /// Why someone may not enter a meeting room (each has its close code in the protocol).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +32,21 @@ pub enum Refusal {
     Ended,
     /// The room is at capacity.
     RoomFull,
+    /// Another node hosts the room (or this one is draining): call `join` again for its URL.
+    Elsewhere,
     /// Something failed on our side.
     Internal,
+}
+
+/// A seated user's standing in the meeting, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// Still a participant; the meeting's recording state.
+    Participant(RecordingFlag),
+    /// No longer a participant (a host removed them).
+    Removed,
+    /// The meeting is over.
+    Ended(Ending),
 }
 
 /// Who entered, as what.
@@ -100,6 +114,18 @@ impl Mit {
     /// Whether the meeting is recorded (as `user` sees it), with the flag's version.
     pub async fn recording_state(&self, meeting: Uuid, user: Uuid) -> Result<RecordingFlag, DomainError> {
         Ok(self.ports.meetings.meeting_for(meeting, user).await?.map(|view| view.meeting.recording).unwrap_or_default())
+    }
+
+    /// Where `user` stands in `meeting` according to the database: what a room that may have
+    /// missed a host's command (another node's kick, end or recording switch) corrects itself by.
+    pub async fn standing(&self, meeting: Uuid, user: Uuid) -> Result<Standing, DomainError> {
+        let view = self.ports.meetings.meeting_for(meeting, user).await?;
+        Ok(match view {
+            Some(view) if view.meeting.status == MeetingStatus::Cancelled => Standing::Ended(Ending::Cancelled),
+            Some(view) if view.meeting.status == MeetingStatus::Completed => Standing::Ended(Ending::Completed),
+            Some(view) if view.my_role.is_some() => Standing::Participant(view.meeting.recording),
+            _ => Standing::Removed,
+        })
     }
 
     /// The time, for the realtime layer.

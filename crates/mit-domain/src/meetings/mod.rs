@@ -125,11 +125,12 @@ impl MeetingsApi for Mit {
             }
             .into());
         }
+        let node = self.ports.directory.place(meeting.id).await.map_err(|e| DomainError::Unavailable(e.to_string()))?;
         let now = self.ports.clock.now();
         let token = self.keys.issue_room(caller.user_id, meeting.id, now)?;
         Ok(join_meeting::Response::Ok(Json(JoinMeetingResponse {
             room_token: token.token,
-            signaling_url: format!("{}/ws/room/{}", self.config.room.signaling_base_url, meeting.id),
+            signaling_url: format!("{node}/ws/room/{}", meeting.id),
             ice_servers: ice::ice_servers(&self.config.room.ice, caller.user_id, now),
             expires_at: token.expires_at,
         })))

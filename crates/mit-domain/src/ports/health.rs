@@ -9,4 +9,8 @@ pub trait DependencyProbe: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// `Err` with a short reason when the dependency cannot be used.
     async fn check(&self) -> Result<(), String>;
+    /// Whether the node is unready without it (a node without Redis degrades but serves).
+    fn required(&self) -> bool {
+        true
+    }
 }

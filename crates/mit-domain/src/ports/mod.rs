@@ -29,7 +29,7 @@ pub use notes::NoteStore;
 pub use recorder::RecordingLedger;
 pub use recordings::{RecordingFiles, RecordingStore};
 pub use review::ReviewStore;
-pub use rooms::RoomControl;
+pub use rooms::{RoomControl, RoomDirectory};
 pub use teams::TeamStore;
 
 use crate::clock::Clock;
@@ -75,6 +75,8 @@ pub struct Ports {
     pub files: Arc<dyn RecordingFiles>,
     /// Live rooms.
     pub rooms: Arc<dyn RoomControl>,
+    /// Which node hosts each room.
+    pub directory: Arc<dyn RoomDirectory>,
     /// Fixed-window counters for rate limits.
     pub limits: Arc<dyn RateLimiter>,
     /// Dependencies `/ready` checks.

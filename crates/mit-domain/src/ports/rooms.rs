@@ -36,3 +36,24 @@ pub trait RoomControl: Send + Sync + 'static {
     /// Tells everyone the meeting ended and closes the room.
     async fn close(&self, meeting: Uuid, ending: Ending);
 }
+
+/// Why no node could be named for a room.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlacementError {
+    /// The directory cannot be asked (Redis is down) and nothing recent is known about the room.
+    #[error("the room directory is unreachable")]
+    DirectoryDown,
+    /// Every node is draining or gone.
+    #[error("no node takes new rooms")]
+    NoNode,
+}
+
+/// Which node hosts each meeting's room.
+#[async_trait]
+pub trait RoomDirectory: Send + Sync + 'static {
+    /// The signalling base URL (`ws(s)://host[:port]`) of the node hosting the meeting's room,
+    /// placing the room on the least-loaded live node if none does.
+    async fn place(&self, meeting: Uuid) -> Result<String, PlacementError>;
+    /// Whether this node is draining: it keeps its running rooms but takes no new ones.
+    fn draining(&self) -> bool;
+}
