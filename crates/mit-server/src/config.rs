@@ -102,6 +102,12 @@ pub struct Config {
     pub room_grace: Duration,
     /// Complete a running meeting whose room stays empty this long (`ROOM_EMPTY_TIMEOUT_MINUTES`).
     pub room_empty_timeout: Option<Duration>,
+    /// With Redis: how long a node's registration and its rooms' placements last unless renewed
+    /// (`NODE_LEASE_SECONDS`), so how soon a dead node's rooms can be placed elsewhere.
+    pub node_lease: Duration,
+    /// After SIGTERM, how long running rooms may go on before their participants are sent to
+    /// another node (`DRAIN_TIMEOUT_SECONDS`).
+    pub drain_timeout: Duration,
     /// The domain's settings.
     pub domain: DomainConfig,
 }
@@ -209,6 +215,8 @@ impl Config {
                 0 => None,
                 minutes => Some(Duration::from_secs(minutes * 60)),
             },
+            node_lease: Duration::from_secs(env.ranged("NODE_LEASE_SECONDS", 10, 3..=300, "seconds")?),
+            drain_timeout: Duration::from_secs(env.ranged("DRAIN_TIMEOUT_SECONDS", 600, 0..=86_400, "seconds")?),
             domain: domain(env, &public_url)?,
             public_url,
             public_url_given,

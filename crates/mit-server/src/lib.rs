@@ -1,6 +1,7 @@
 //! Mit's server: configuration, PostgreSQL storage, Redis, the HTTP application and the process
 //! life cycle. The `mit` binary (`main.rs`) only parses the command line and calls into here.
 
+pub mod cluster;
 pub mod config;
 pub mod events;
 pub mod http;
@@ -19,13 +20,14 @@ use std::time::Duration;
 
 use mit_domain::Mit;
 use mit_domain::clock::SystemClock;
-use mit_domain::ports::{DependencyProbe, Ports, RateLimiter};
+use mit_domain::ports::{DependencyProbe, Ports, RateLimiter, RoomControl};
 use mit_domain::realtime::StoredRoomReports;
 use poem::listener::{Acceptor, Listener, TcpListener};
-use redis::aio::ConnectionManager;
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::cluster::room_bus::{self, ClusterRooms};
+use crate::cluster::{Directory, RedisLink, ThisNode, heartbeat};
 use crate::config::Config;
 use crate::events::relay::{self, FanOut};
 use crate::events::{EventHub, EventsPlane};
@@ -78,25 +80,53 @@ pub struct RunningServer {
     task: JoinHandle<std::io::Result<()>>,
     rooms: Arc<RoomRegistry>,
     uploads: UploadWorker,
-    relay: Vec<JoinHandle<()>>,
+    background: Vec<JoinHandle<()>>,
+    directory: Arc<Directory>,
+    clustered: bool,
+    drain_timeout: Duration,
+    beat_now: Arc<Notify>,
 }
 
 impl RunningServer {
     /// Stops accepting, lets in-flight requests finish, finishes the files being recorded, and
     /// waits. Uploads not done yet stay queued for the next start.
     pub async fn stop(self) {
+        self.directory.withdraw().await;
         let _ = self.shutdown.send(());
         let _ = self.task.await;
-        self.relay.iter().for_each(JoinHandle::abort);
+        self.background.iter().for_each(JoinHandle::abort);
         self.rooms.finish_recordings().await;
         self.uploads.stop().await;
     }
 
-    /// Runs until the process is asked to stop (Ctrl-C or SIGTERM), then stops gracefully.
+    /// Runs until the process is asked to stop (Ctrl-C or SIGTERM), then drains (in a cluster)
+    /// and stops gracefully.
     pub async fn run_until_signalled(self) {
         shutdown_signal().await;
+        if self.clustered {
+            self.drain().await;
+        }
         tracing::info!("shutting down");
         self.stop().await;
+    }
+
+    /// Stops taking new rooms (`/ready` answers 503, placements skip this node) and lets the
+    /// running rooms go on until their participants leave or `DRAIN_TIMEOUT_SECONDS` pass; then
+    /// takes the node out of the directory and sends whoever is left to join again elsewhere.
+    pub async fn drain(&self) {
+        self.directory.node().start_draining();
+        self.beat_now.notify_one();
+        let deadline = tokio::time::Instant::now() + self.drain_timeout;
+        tracing::info!(participants = self.rooms.participants(), timeout = ?self.drain_timeout, "draining");
+        while self.rooms.participants() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let remaining = self.rooms.open_meetings();
+        self.directory.withdraw().await;
+        for meeting in &remaining {
+            self.rooms.vacate(*meeting);
+        }
+        tracing::info!(handed_over = remaining.len(), "drained");
     }
 }
 
@@ -115,11 +145,11 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
         tracing::info!(?applied, "applied migrations");
     }
     let redis = match &config.redis_url {
-        Some(url) => Some(connect_redis(url).await?),
+        Some(url) => Some(RedisLink::open(url).await.map_err(StartError::Redis)?),
         None => None,
     };
     let hub = EventHub::default();
-    let relay = start_relay(&store, redis.clone(), &hub);
+    let mut background = start_relay(&store, redis.clone(), &hub);
     let objects = Arc::new(ObjectStore::new(&config.object_store)?);
     let wake_uploads = Arc::new(Notify::new());
     let recorder = Recorder::new(Arc::new(store.clone()), &config.recording_path, config.node_id.clone(), wake_uploads.clone())?;
@@ -132,8 +162,19 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
     let rules =
         RoomRules { capacity: config.domain.room.capacity as usize, grace: config.room_grace, empty_timeout: config.room_empty_timeout };
     let rooms = Arc::new(RoomRegistry::new(Sfu::new(sfu_config(&config)), recorder, reports, rules));
-    let domain = Arc::new(Mit::new(ports(&store, redis.map(|(manager, _)| manager), rooms.clone(), objects), config.domain.clone()));
-    let realtime = Arc::new(Realtime { mit: domain.clone(), rooms: rooms.clone() });
+    let node = Arc::new(ThisNode::new(config.node_id.clone(), config.domain.room.signaling_base_url.clone()));
+    let directory = Arc::new(Directory::new(node, rooms.clone(), redis.clone(), config.node_lease));
+    let control: Arc<dyn RoomControl> = match &redis {
+        Some(redis) => Arc::new(ClusterRooms::new(rooms.clone(), redis.clone(), config.node_id.clone())),
+        None => rooms.clone(),
+    };
+    let domain = Arc::new(Mit::new(ports(&store, redis.clone(), control, directory.clone(), objects), config.domain.clone()));
+    let beat_now = Arc::new(Notify::new());
+    if let Some(redis) = &redis {
+        background.push(heartbeat::start(directory.clone(), rooms.clone(), config.node_lease, beat_now.clone()));
+        background.push(room_bus::listen(redis.clone(), config.node_id.clone(), rooms.clone(), domain.clone()));
+    }
+    let realtime = Arc::new(Realtime { mit: domain.clone(), rooms: rooms.clone(), directory: directory.clone() });
     let events = Arc::new(EventsPlane { mit: domain.clone(), hub });
     let app = http::app(domain, realtime, events, &config);
     let (shutdown, stopped) = oneshot::channel::<()>();
@@ -148,8 +189,19 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
             )
             .await
     });
-    tracing::info!(%bound, public_url = %config.public_url, "serving");
-    Ok(RunningServer { address: bound, shutdown, task, rooms, uploads, relay })
+    tracing::info!(%bound, public_url = %config.public_url, node = %config.node_id, "serving");
+    Ok(RunningServer {
+        address: bound,
+        shutdown,
+        task,
+        rooms,
+        uploads,
+        background,
+        directory,
+        clustered: redis.is_some(),
+        drain_timeout: config.drain_timeout,
+        beat_now,
+    })
 }
 
 /// Applies pending migrations and returns their versions (`mit migrate`).
@@ -175,7 +227,13 @@ fn sfu_config(config: &Config) -> SfuConfig {
     sfu
 }
 
-fn ports(store: &PgStore, redis: Option<ConnectionManager>, rooms: Arc<RoomRegistry>, objects: Arc<ObjectStore>) -> Ports {
+fn ports(
+    store: &PgStore,
+    redis: Option<RedisLink>,
+    rooms: Arc<dyn RoomControl>,
+    directory: Arc<Directory>,
+    objects: Arc<ObjectStore>,
+) -> Ports {
     let store = Arc::new(store.clone());
     let mut probes: Vec<Arc<dyn DependencyProbe>> = vec![store.clone(), Arc::new(ObjectStoreProbe(objects.clone()))];
     let limits: Arc<dyn RateLimiter> = match redis {
@@ -198,6 +256,7 @@ fn ports(store: &PgStore, redis: Option<ConnectionManager>, rooms: Arc<RoomRegis
         recordings: store,
         files: objects,
         rooms,
+        directory,
         limits,
         probes,
         clock: Arc::new(SystemClock),
@@ -205,20 +264,14 @@ fn ports(store: &PgStore, redis: Option<ConnectionManager>, rooms: Arc<RoomRegis
 }
 
 /// The outbox relay, and with Redis the listener that brings every node's events to this one.
-fn start_relay(store: &PgStore, redis: Option<(ConnectionManager, redis::Client)>, hub: &EventHub) -> Vec<JoinHandle<()>> {
+fn start_relay(store: &PgStore, redis: Option<RedisLink>, hub: &EventHub) -> Vec<JoinHandle<()>> {
     let events: Arc<dyn mit_domain::ports::EventStore> = Arc::new(store.clone());
-    match redis {
-        Some((manager, client)) => {
-            vec![relay::start(events, FanOut::Redis(manager), store.outbox_signal()), relay::listen(client, hub.clone())]
-        }
-        None => vec![relay::start(events, FanOut::Local(hub.clone()), store.outbox_signal())],
+    let mut tasks = Vec::new();
+    if let Some(redis) = &redis {
+        tasks.push(relay::listen(redis.client().clone(), hub.clone()));
     }
-}
-
-async fn connect_redis(url: &str) -> Result<(ConnectionManager, redis::Client), StartError> {
-    let client = redis::Client::open(url).map_err(|e| StartError::Redis(e.to_string()))?;
-    let manager = ConnectionManager::new(client.clone()).await.map_err(|e| StartError::Redis(e.to_string()))?;
-    Ok((manager, client))
+    tasks.push(relay::start(events, FanOut::new(hub.clone(), redis), store.outbox_signal()));
+    tasks
 }
 
 async fn shutdown_signal() {

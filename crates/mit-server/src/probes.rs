@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use mit_domain::ports::DependencyProbe;
-use redis::aio::ConnectionManager;
 
+use crate::cluster::RedisLink;
 use crate::objects::ObjectStore;
 
-/// Redis answers `PING`.
-pub struct RedisProbe(pub ConnectionManager);
+/// Redis answers `PING` (reported, not required: without it a node degrades but serves).
+pub struct RedisProbe(pub RedisLink);
 
 #[async_trait]
 impl DependencyProbe for RedisProbe {
@@ -18,8 +18,15 @@ impl DependencyProbe for RedisProbe {
     }
 
     async fn check(&self) -> Result<(), String> {
-        let mut redis = self.0.clone();
-        redis::cmd("PING").query_async::<String>(&mut redis).await.map(|_| ()).map_err(|e| e.to_string())
+        self.0
+            .run(|mut r| async move { redis::cmd("PING").query_async::<String>(&mut r).await })
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn required(&self) -> bool {
+        false
     }
 }
 

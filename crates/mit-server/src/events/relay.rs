@@ -1,9 +1,11 @@
 //! The relay: moves committed outbox rows to the fan-out — Redis pub/sub when configured, so
-//! every node's sockets get them, else straight into this node's hub — and marks them relayed.
+//! every node's sockets get them, else (or while Redis is down) straight into this node's hub —
+//! and marks them relayed.
 //! A crash between commit and relay leaves rows unrelayed; the next relay pass (here or on
 //! another node) sends them. Two nodes may both send a row: sockets drop repeats by `seq`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
@@ -16,9 +18,12 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::hub::{EventHub, HubItem};
+use crate::cluster::link::{LinkError, RedisLink};
 
 /// The Redis channel every node publishes to and listens on.
 const CHANNEL: &str = "mit:events";
+/// The channel telling every node that events may have been missed.
+const RESUME_CHANNEL: &str = "mit:events:resume";
 /// Rows relayed per pass.
 const BATCH: i64 = 500;
 /// A pass runs at least this often, so rows another node committed are not left waiting.
@@ -38,28 +43,48 @@ struct Wire {
     message: String,
 }
 
-/// Where relayed events go.
-#[derive(Clone)]
-pub enum FanOut {
-    /// This node only.
-    Local(EventHub),
-    /// Every node, through Redis.
-    Redis(redis::aio::ConnectionManager),
+/// Where relayed events go: through Redis to every node, or while Redis is down (or not
+/// configured) straight to this node's sockets. Events sent locally during an outage never
+/// reached the other nodes; once Redis answers again a resume notice on [`RESUME_CHANNEL`]
+/// makes every node's sockets fill their gaps from the outbox.
+pub struct FanOut {
+    hub: EventHub,
+    redis: Option<RedisLink>,
+    owe_resume: AtomicBool,
 }
 
 impl FanOut {
+    /// Fan-out to `hub` only, or through `redis` when given.
+    pub fn new(hub: EventHub, redis: Option<RedisLink>) -> Self {
+        Self { hub, redis, owe_resume: AtomicBool::new(false) }
+    }
+
     async fn send(&self, event: StoredEvent) -> Result<(), String> {
-        match self {
-            FanOut::Local(hub) => {
-                hub.deliver(HubItem::Event(Arc::new(event)));
+        let Some(redis) = &self.redis else {
+            self.hub.deliver(HubItem::Event(Arc::new(event)));
+            return Ok(());
+        };
+        let wire = Wire { id: event.id, topic: event.topic.clone(), seq: event.seq, message: event.message.clone() };
+        let text = serde_json::to_string(&wire).map_err(|e| e.to_string())?;
+        match redis.run(|mut r| async move { r.publish::<_, _, ()>(CHANNEL, text).await }).await {
+            Ok(()) => Ok(()),
+            Err(LinkError::Refused(error)) => Err(error),
+            Err(_) => {
+                self.owe_resume.store(true, Ordering::Release);
+                self.hub.deliver(HubItem::Event(Arc::new(event)));
                 Ok(())
             }
-            FanOut::Redis(redis) => {
-                let wire = Wire { id: event.id, topic: event.topic, seq: event.seq, message: event.message };
-                let text = serde_json::to_string(&wire).map_err(|e| e.to_string())?;
-                let mut redis = redis.clone();
-                redis.publish::<_, _, ()>(CHANNEL, text).await.map_err(|e| e.to_string())
-            }
+        }
+    }
+
+    /// After an outage: tells every node to check its sockets against the outbox.
+    async fn settle(&self) {
+        let Some(redis) = &self.redis else { return };
+        if !redis.is_up() || !self.owe_resume.load(Ordering::Acquire) {
+            return;
+        }
+        if redis.run(|mut r| async move { r.publish::<_, _, ()>(RESUME_CHANNEL, "resume").await }).await.is_ok() {
+            self.owe_resume.store(false, Ordering::Release);
         }
     }
 }
@@ -73,6 +98,7 @@ pub fn start(store: Arc<dyn EventStore>, fan_out: FanOut, wake: Arc<Notify>) -> 
                 () = wake.notified() => {}
                 () = tokio::time::sleep(POLL) => {}
             }
+            fan_out.settle().await;
             while let Ok(relayed) = relay_once(store.as_ref(), &fan_out).await {
                 if relayed < BATCH as usize {
                     break;
@@ -106,30 +132,34 @@ async fn relay_once(store: &dyn EventStore, fan_out: &FanOut) -> Result<usize, (
     Ok(sent.len())
 }
 
-/// Listens on the Redis channel and feeds this node's hub; after every reconnect sockets are
-/// told to fill their gaps from the outbox.
+/// Listens on the Redis channels and feeds this node's hub; after every reconnect, and on every
+/// resume notice, sockets are told to fill their gaps from the outbox.
 pub fn listen(client: redis::Client, hub: EventHub) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(200);
         loop {
-            match client.get_async_pubsub().await {
-                Ok(mut pubsub) => {
-                    if let Err(error) = pubsub.subscribe(CHANNEL).await {
+            match tokio::time::timeout(Duration::from_secs(2), client.get_async_pubsub()).await {
+                Ok(Ok(mut pubsub)) => {
+                    if let Err(error) = pubsub.subscribe(&[CHANNEL, RESUME_CHANNEL]).await {
                         tracing::warn!(%error, "cannot subscribe to the events channel");
                     } else {
                         backoff = Duration::from_millis(200);
                         hub.deliver(HubItem::Resume);
                         let mut messages = pubsub.on_message();
                         while let Some(message) = messages.next().await {
-                            deliver(&hub, message.get_payload::<String>().ok());
+                            if message.get_channel_name() == RESUME_CHANNEL {
+                                hub.deliver(HubItem::Resume);
+                            } else {
+                                deliver(&hub, message.get_payload::<String>().ok());
+                            }
                         }
                         tracing::warn!("the events channel closed; reconnecting");
                     }
                 }
-                Err(error) => tracing::warn!(%error, "cannot reach Redis for events; retrying"),
+                _ => tracing::debug!("cannot reach Redis for events; retrying"),
             }
             tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(10));
+            backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     })
 }

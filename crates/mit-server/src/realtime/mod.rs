@@ -24,6 +24,8 @@ pub struct Realtime {
     pub mit: Arc<Mit>,
     /// The rooms on this node.
     pub rooms: Arc<RoomRegistry>,
+    /// Which node hosts each room.
+    pub directory: Arc<crate::cluster::Directory>,
 }
 
 /// `GET /ws/room/{meeting_id}?token=<room_token>`: upgrades, then admits or refuses with a close

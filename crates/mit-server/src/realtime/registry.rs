@@ -84,6 +84,36 @@ impl RoomRegistry {
         self.rooms().open.get(&meeting).cloned()
     }
 
+    /// Whether the meeting's room is open here.
+    pub fn is_open(&self, meeting: Uuid) -> bool {
+        self.rooms().open.get(&meeting).is_some_and(|room| !room.is_closed())
+    }
+
+    /// The meetings whose rooms are open here.
+    pub fn open_meetings(&self) -> Vec<Uuid> {
+        self.rooms().open.iter().filter(|(_, room)| !room.is_closed()).map(|(meeting, _)| *meeting).collect()
+    }
+
+    /// Each open room's occupants.
+    pub fn occupancy(&self) -> Vec<(Uuid, Vec<Uuid>)> {
+        let rooms: Vec<(Uuid, Arc<LiveRoom>)> = self.rooms().open.iter().map(|(m, r)| (*m, Arc::clone(r))).collect();
+        rooms.into_iter().filter(|(_, room)| !room.is_closed()).map(|(meeting, room)| (meeting, room.occupants())).collect()
+    }
+
+    /// Seats taken in every room here: the load this node publishes.
+    pub fn participants(&self) -> usize {
+        self.occupancy().iter().map(|(_, occupants)| occupants.len()).sum()
+    }
+
+    /// Gives the meeting's room up to another node (its participants are told to join again);
+    /// unlike [`Self::close`] the meeting goes on, and may come back here later.
+    pub fn vacate(&self, meeting: Uuid) {
+        let room = self.rooms().open.remove(&meeting);
+        if let Some(room) = room {
+            room.hand_over();
+        }
+    }
+
     /// Closes the meeting's room (if open here) and keeps it closed.
     pub fn close(&self, meeting: Uuid, ending: Ending) {
         let room = {

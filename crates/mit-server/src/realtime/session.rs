@@ -33,6 +33,7 @@ pub fn close_code(refusal: Refusal) -> (u16, &'static str) {
         Refusal::NotStarted => (4004, "the meeting has not started"),
         Refusal::Ended => (4005, "the meeting is over"),
         Refusal::RoomFull => (4006, "the room is full"),
+        Refusal::Elsewhere => (4010, "another node hosts this room: join again"),
         Refusal::Internal => (4011, "internal error"),
     }
 }
@@ -58,6 +59,9 @@ async fn serve_socket(realtime: Arc<Realtime>, meeting: Option<Uuid>, token: Opt
         Ok(admission) => admission,
         Err(refusal) => return refuse(&mut sink, refusal).await,
     };
+    if !realtime.directory.admits(admission.meeting_id).await {
+        return refuse(&mut sink, Refusal::Elsewhere).await;
+    }
     let Some(room) = realtime.rooms.room(admission.meeting_id) else {
         return refuse(&mut sink, Refusal::Ended).await;
     };

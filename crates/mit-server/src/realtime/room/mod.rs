@@ -118,6 +118,16 @@ impl LiveRoom {
         self.step(|inner, effects| inner.room.close(ending, effects));
     }
 
+    /// Gives the room up to another node: every socket closes with 4010 (join again).
+    pub fn hand_over(self: &Arc<Self>) {
+        self.step(|inner, effects| inner.room.hand_over(effects));
+    }
+
+    /// Who holds a seat (connected or within their grace period).
+    pub fn occupants(&self) -> Vec<Uuid> {
+        self.lock().room.occupants()
+    }
+
     /// Whether the room has ended.
     pub fn is_closed(&self) -> bool {
         self.lock().room.is_closed()

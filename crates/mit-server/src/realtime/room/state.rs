@@ -262,6 +262,22 @@ impl RoomState {
         effects.push(Effect::CloseMedia);
     }
 
+    /// Gives the room up to another node (this one drains, or lost the room's lease): every
+    /// socket closes with 4010 so its client joins again and reaches the new host; nobody is told
+    /// `user-left`, since everyone is leaving for the same place.
+    pub fn hand_over(&mut self, effects: &mut Vec<Effect>) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        self.empty_since = None;
+        let sessions = self.sessions_except(None);
+        effects.extend(sessions.into_iter().map(|session| Effect::Close(session, 4010, "the room moved to another node: join again")));
+        effects.extend(std::mem::take(&mut self.seats).into_keys().map(|user| Effect::Presence(user, false)));
+        effects.push(Effect::Record(false));
+        effects.push(Effect::CloseMedia);
+    }
+
     /// Sends `message` to every connected seat but `except`'s.
     pub fn broadcast(&self, message: ServerMessage, except: Option<Uuid>, effects: &mut Vec<Effect>) {
         effects.push(Effect::Deliver(self.sessions_except(except), message));
