@@ -3,6 +3,7 @@
 //! it takes milliseconds). The backing services come from `cargo xtask test`, which starts them
 //! and exports their URLs.
 
+pub mod cluster;
 mod database;
 pub mod events;
 pub mod media;

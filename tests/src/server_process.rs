@@ -57,6 +57,27 @@ impl ServerProcess {
         panic!("mit serve did not answer {health} within 30 s");
     }
 
+    /// SIGTERM: the process drains (in a cluster) and stops gracefully.
+    pub fn terminate(&self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill -TERM");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits until the process has exited, up to `within`; its exit status, or `None` if it is
+    /// still running.
+    pub async fn exited(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// SIGKILL: no shutdown code runs, as in a crash or an OOM kill.
     pub fn kill(&mut self) {
         self.child.kill().expect("kill -9");

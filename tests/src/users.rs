@@ -28,6 +28,12 @@ impl TestUser {
         Self::register_at(&app.base_url, name).await
     }
 
+    /// A client signed in as this user on the server at `base_url` (another node of the same
+    /// deployment).
+    pub fn client_at(&self, base_url: &str) -> Client {
+        mit_client::with_bearer(base_url, &self.access_token).expect("a valid token header")
+    }
+
     /// Registers `name` on the server at `base_url`.
     pub async fn register_at(base_url: &str, name: &str) -> Self {
         let email = format!("{}-{}@example.com", name.to_lowercase().replace(' ', "."), uuid::Uuid::new_v4().simple());

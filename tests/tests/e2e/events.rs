@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::meetings::meeting;
 
 /// A completed meeting hosted by `host` with `others` as participants.
-async fn completed(host: &TestUser, others: &[&TestUser]) -> types::Meeting {
+pub(crate) async fn completed(host: &TestUser, others: &[&TestUser]) -> types::Meeting {
     let m = meeting(host, "Planning", others).await;
     host.client.start_meeting().meeting_id(m.id).send().await.expect("start");
     host.client.end_meeting().meeting_id(m.id).send().await.expect("end").into_inner()
@@ -26,7 +26,7 @@ fn revision(n: u64) -> types::builder::RevisionRequest {
 }
 
 /// The host alone runs a review from creation to merge; returns the kinds it should announce.
-async fn scripted_review(host: &TestUser, meeting: Uuid) -> Vec<&'static str> {
+pub(crate) async fn scripted_review(host: &TestUser, meeting: Uuid) -> Vec<&'static str> {
     let content = types::CreateReviewRequest::builder().content(Some("# Decisions\nship on Friday".try_into().expect("content")));
     let review = host.client.create_review().meeting_id(meeting).body(content).send().await.expect("create").into_inner();
     let (first, second) = (review.lines[0].id, review.lines[1].id);

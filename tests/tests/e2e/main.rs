@@ -5,6 +5,7 @@ mod bad_input;
 mod branches;
 mod browser;
 mod chat;
+mod cluster;
 mod contract_drift;
 mod contract_requests;
 mod cors;
