@@ -50,8 +50,8 @@ pub enum StartError {
     /// PostgreSQL could not be set up.
     #[error(transparent)]
     Database(#[from] DatabaseSetupError),
-    /// Redis is configured but unreachable.
-    #[error("cannot connect to Redis: {0}")]
+    /// `REDIS_URL` cannot be used (Redis being down is not an error: the node connects later).
+    #[error("cannot use REDIS_URL: {0}")]
     Redis(String),
     /// The object store configuration cannot work.
     #[error(transparent)]

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use webrtc::peer_connection::RTCPeerConnectionState;
 
-use crate::events::{completed, scripted_review};
+use crate::events::{completed, events, scripted_review};
 use crate::meetings::meeting;
 use crate::{expect_raw_error, http};
 
@@ -116,18 +116,6 @@ async fn a_kick_a_recording_and_an_end_on_the_other_node_reach_the_room() {
     remote.end_meeting().meeting_id(m.id).send().await.expect("end");
     other_room.expect("meeting-ended").await;
     assert_eq!(other_room.expect_close().await.0, 1000);
-}
-
-/// Reads `count` events (skipping keepalives).
-async fn events(socket: &mut EventsClient, count: usize) -> Vec<Value> {
-    let mut received = Vec::with_capacity(count);
-    while received.len() < count {
-        let message = socket.next().await;
-        if message["type"] == "event" {
-            received.push(message);
-        }
-    }
-    received
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -61,7 +61,7 @@ pub(crate) async fn scripted_review(host: &TestUser, meeting: Uuid) -> Vec<&'sta
     ]
 }
 
-async fn events(socket: &mut EventsClient, count: usize) -> Vec<Value> {
+pub(crate) async fn events(socket: &mut EventsClient, count: usize) -> Vec<Value> {
     let mut received = Vec::with_capacity(count);
     for _ in 0..count {
         received.push(socket.expect("event").await);
@@ -167,28 +167,6 @@ async fn a_participant_removed_from_the_meeting_stops_receiving_its_events() {
     let content = types::CreateReviewRequest::builder().content(Some("after".try_into().expect("content")));
     host.client.create_review().meeting_id(m.id).body(content).send().await.expect("create");
     assert!(socket.next_within(Duration::from_millis(1000)).await.is_none(), "no event after access was lost");
-}
-
-/// A second node on `app`'s database, fanning events out through the test Redis.
-async fn second_node(app: &TestApp) -> TestApp {
-    TestApp::spawn_with(&[("DATABASE_URL", &app.database_url), ("REDIS_URL", &service_url("MIT_TEST_REDIS_URL"))]).await
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn events_written_on_one_node_reach_a_socket_on_another_through_redis() {
-    let redis = service_url("MIT_TEST_REDIS_URL");
-    let writer = TestApp::spawn_with(&[("REDIS_URL", &redis)]).await;
-    let reader = second_node(&writer).await;
-    let (host, watcher) = (writer.register("Host").await, writer.register("Watcher").await);
-    let m = completed(&host, &[&watcher]).await;
-    let ticket = watcher.client.create_events_ticket().send().await.expect("ticket").into_inner();
-    let on_reader = ticket.url.replace(&writer.address.to_string(), &reader.address.to_string());
-    let mut socket = EventsClient::open(&on_reader).await;
-    socket.subscribe_review(m.id, None).await;
-    let kinds = scripted_review(&host, m.id).await;
-    let received = events(&mut socket, kinds.len()).await;
-    let seqs: Vec<i64> = received.iter().map(|e| e["seq"].as_i64().expect("seq")).collect();
-    assert_eq!(seqs, (1..=kinds.len() as i64).collect::<Vec<_>>(), "in order, once each, across nodes");
 }
 
 /// Marks the topic's events unrelayed, as a crash between commit and relay leaves them.

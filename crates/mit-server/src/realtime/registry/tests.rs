@@ -98,3 +98,19 @@ async fn ending_a_meeting_whose_room_never_opened_here_keeps_it_closed() {
     RoomControl::close(&rooms, meeting, Ending::Cancelled).await;
     assert!(rooms.room(meeting).is_none());
 }
+
+#[tokio::test]
+async fn a_vacated_room_sends_its_sockets_away_and_may_open_here_again() {
+    let recordings = tempfile::tempdir().expect("a directory");
+    let rooms = registry(&recordings);
+    let meeting = Uuid::new_v4();
+    let room = rooms.room(meeting).expect("an open room");
+    let (outbox, mut socket) = mpsc::channel(8);
+    room.enter(&admission(meeting), outbox).expect("a seat");
+    assert_eq!((rooms.participants(), rooms.open_meetings()), (1, vec![meeting]));
+
+    rooms.vacate(meeting);
+    assert!(matches!(socket.recv().await, Some(Outgoing::Close(4010, _))), "told to join again");
+    assert!(!rooms.is_open(meeting) && rooms.participants() == 0);
+    assert!(rooms.room(meeting).is_some(), "the meeting goes on: its room may come back to this node");
+}

@@ -247,3 +247,37 @@ fn stopping_a_screen_share_unpublishes_it_once() {
     let stopped = step(|e| room.set_screen(ada.user_id, false, e));
     assert_eq!(stopped[0], Effect::UnpublishScreen(ada.user_id));
 }
+
+#[test]
+fn handing_the_room_over_sends_everyone_to_join_again_without_user_left() {
+    let t0 = Instant::now();
+    let mut room = room(5);
+    let (ada, bob, cy) = (admission("Ada"), admission("Bob"), admission("Cy"));
+    let (a, _) = enter(&mut room, &ada);
+    let (b, _) = enter(&mut room, &bob);
+    let (c, _) = enter(&mut room, &cy);
+    step(|e| room.exit(cy.user_id, c, Exit::Dropped, t0, e));
+
+    let effects = step(|e| room.hand_over(e));
+    let mut closed: Vec<SessionId> = effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::Close(session, 4010, _) => Some(*session),
+            _ => None,
+        })
+        .collect();
+    closed.sort_unstable();
+    assert_eq!(closed, sorted(&[a, b]), "every connected socket gets 4010");
+    assert!(left(&effects).is_empty(), "nobody is told user-left: everyone moves together");
+    let gone: Vec<Uuid> = effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::Presence(user, false) => Some(*user),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(gone.len(), 3, "every seat, the dropped one too, leaves this node: {effects:?}");
+    assert!(effects.contains(&Effect::Record(false)) && effects.contains(&Effect::CloseMedia));
+    assert!(room.is_closed() && room.occupants().is_empty());
+    assert!(step(|e| room.hand_over(e)).is_empty(), "handing over twice does nothing");
+}
