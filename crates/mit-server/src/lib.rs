@@ -80,7 +80,10 @@ pub struct RunningServer {
     task: JoinHandle<std::io::Result<()>>,
     rooms: Arc<RoomRegistry>,
     uploads: UploadWorker,
-    background: Vec<JoinHandle<()>>,
+    relay: Vec<JoinHandle<()>>,
+    /// The heartbeat and the room command listener: stopped before the node leaves the
+    /// directory, so nothing registers it again.
+    membership: Vec<JoinHandle<()>>,
     directory: Arc<Directory>,
     clustered: bool,
     drain_timeout: Duration,
@@ -91,10 +94,10 @@ impl RunningServer {
     /// Stops accepting, lets in-flight requests finish, finishes the files being recorded, and
     /// waits. Uploads not done yet stay queued for the next start.
     pub async fn stop(self) {
-        self.directory.withdraw().await;
+        self.leave_cluster().await;
         let _ = self.shutdown.send(());
         let _ = self.task.await;
-        self.background.iter().for_each(JoinHandle::abort);
+        self.relay.iter().for_each(JoinHandle::abort);
         self.rooms.finish_recordings().await;
         self.uploads.stop().await;
     }
@@ -122,11 +125,16 @@ impl RunningServer {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let remaining = self.rooms.open_meetings();
-        self.directory.withdraw().await;
+        self.leave_cluster().await;
         for meeting in &remaining {
             self.rooms.vacate(*meeting);
         }
         tracing::info!(handed_over = remaining.len(), "drained");
+    }
+
+    async fn leave_cluster(&self) {
+        self.membership.iter().for_each(JoinHandle::abort);
+        self.directory.withdraw().await;
     }
 }
 
@@ -149,7 +157,7 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
         None => None,
     };
     let hub = EventHub::default();
-    let mut background = start_relay(&store, redis.clone(), &hub);
+    let relay = start_relay(&store, redis.clone(), &hub);
     let objects = Arc::new(ObjectStore::new(&config.object_store)?);
     let wake_uploads = Arc::new(Notify::new());
     let recorder = Recorder::new(Arc::new(store.clone()), &config.recording_path, config.node_id.clone(), wake_uploads.clone())?;
@@ -170,9 +178,10 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
     };
     let domain = Arc::new(Mit::new(ports(&store, redis.clone(), control, directory.clone(), objects), config.domain.clone()));
     let beat_now = Arc::new(Notify::new());
+    let mut membership = Vec::new();
     if let Some(redis) = &redis {
-        background.push(heartbeat::start(directory.clone(), rooms.clone(), config.node_lease, beat_now.clone()));
-        background.push(room_bus::listen(redis.clone(), config.node_id.clone(), rooms.clone(), domain.clone()));
+        membership.push(heartbeat::start(directory.clone(), rooms.clone(), config.node_lease, beat_now.clone()));
+        membership.push(room_bus::listen(redis.clone(), config.node_id.clone(), rooms.clone(), domain.clone()));
     }
     let realtime = Arc::new(Realtime { mit: domain.clone(), rooms: rooms.clone(), directory: directory.clone() });
     let events = Arc::new(EventsPlane { mit: domain.clone(), hub });
@@ -196,7 +205,8 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
         task,
         rooms,
         uploads,
-        background,
+        relay,
+        membership,
         directory,
         clustered: redis.is_some(),
         drain_timeout: config.drain_timeout,

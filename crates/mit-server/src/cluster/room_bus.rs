@@ -165,4 +165,17 @@ mod tests {
             assert_eq!(serde_json::from_str::<Wire>(&text).expect("decodes"), wire);
         }
     }
+
+    #[test]
+    fn anything_else_on_the_channel_is_not_a_command() {
+        let meeting = Uuid::now_v7();
+        for text in [
+            String::from("resume"),
+            format!(r#"{{"origin":"a","meeting":"{meeting}","command":{{"kind":"explode"}}}}"#),
+            format!(r#"{{"origin":"a","meeting":"{meeting}","command":{{"kind":"remove","user":"nope","kicked":true}}}}"#),
+            r#"{"origin":"a","meeting":"not-a-uuid","command":{"kind":"close","cancelled":true}}"#.into(),
+        ] {
+            assert!(serde_json::from_str::<Wire>(&text).is_err(), "{text} must be ignored");
+        }
+    }
 }
