@@ -11,7 +11,7 @@ use crate::tools::{POSTGRESQL, ensure_packages};
 use crate::workspace_root;
 
 /// The secret dev servers sign tokens with; never use it anywhere else.
-const DEV_JWT_SECRET: &str = "dev-only-secret-0123456789abcdef0123456789";
+pub(crate) const DEV_JWT_SECRET: &str = "dev-only-secret-0123456789abcdef0123456789";
 
 /// Runs `mit serve` until interrupted, then stops PostgreSQL.
 pub fn run_dev(port: u16) -> Result<()> {

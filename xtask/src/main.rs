@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's automation. Every CI step is one of these commands.
 
 mod bench;
+mod cluster_cmd;
 mod contract_cmd;
 mod dev_cmd;
 mod fixtures;
@@ -35,6 +36,16 @@ enum Command {
         #[arg(long, default_value_t = 8000)]
         port: u16,
     },
+    /// Run a local cluster: PostgreSQL, Redis and N `mit serve` nodes on dev defaults, to see room
+    /// placement and failover.
+    Cluster {
+        /// How many nodes (`node-0`, `node-1`, …).
+        #[arg(long, default_value_t = 2)]
+        nodes: usize,
+        /// HTTP port of `node-0`; `node-<i>` listens on this port + i.
+        #[arg(long, default_value_t = 8000)]
+        port: u16,
+    },
     /// Run every check CI runs: lints, contract, tests against real services (PostgreSQL, Redis,
     /// S3 via s3s-fs), Schemathesis.
     Test(test_cmd::TestOptions),
@@ -59,6 +70,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Contract(command) => contract_cmd::run_contract(command),
         Command::Dev { port } => dev_cmd::run_dev(port),
+        Command::Cluster { nodes, port } => cluster_cmd::run_cluster(nodes, port),
         Command::Test(options) => test_cmd::run_tests(options),
         Command::Services => test_cmd::hold_services(),
         Command::Bench(command) => bench::run_bench(command),

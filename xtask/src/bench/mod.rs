@@ -1,6 +1,7 @@
 //! `cargo xtask bench …`: load tests against release builds on throwaway services. Results are
 //! rates and latency percentiles printed as a table, with the machine's core count.
 
+mod events;
 mod http_seed;
 mod knowledge;
 mod rest;
@@ -70,6 +71,23 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         seconds: u32,
     },
+    /// Event fan-out across nodes: writers comment on one review through node-0 while event
+    /// sockets spread over all nodes listen (so events cross nodes through Redis); counts lost,
+    /// duplicate and out-of-order deliveries and the delay from commit to socket per node.
+    Events {
+        /// `mit serve` nodes on one PostgreSQL and one Redis.
+        #[arg(long, default_value_t = 2)]
+        nodes: usize,
+        /// Event sockets, spread round-robin over the nodes.
+        #[arg(long, default_value_t = 1000)]
+        sockets: usize,
+        /// Concurrent writers posting line comments through node-0.
+        #[arg(long, default_value_t = 4)]
+        writers: usize,
+        /// Seconds of writing.
+        #[arg(long, default_value_t = 15)]
+        seconds: u32,
+    },
 }
 
 /// Runs one benchmark.
@@ -83,6 +101,9 @@ pub fn run_bench(command: BenchCommand) -> Result<()> {
         BenchCommand::Knowledge { seconds, connections } => knowledge::run_knowledge(seconds, connections),
         BenchCommand::Review { reviewers, listeners, lines, seconds } => {
             review::run_review(review::ReviewRun { reviewers, listeners, lines, seconds })
+        }
+        BenchCommand::Events { nodes, sockets, writers, seconds } => {
+            events::run_events(events::EventsRun { nodes, sockets, writers, seconds })
         }
     }
 }
