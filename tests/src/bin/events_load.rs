@@ -159,7 +159,11 @@ async fn review_ready(host: &TestUser, participants: &[TestUser]) -> (Uuid, Vec<
 /// review; the socket and the `subscribed` seq.
 async fn open(client: &Client, meeting: Uuid) -> (Socket, i64) {
     let ticket = client.create_events_ticket().send().await.expect("a ticket").into_inner();
-    let (mut socket, _) = tokio_tungstenite::connect_async(ticket.url.as_str()).await.expect("the WebSocket upgrade");
+    // A small read buffer: tungstenite zero-fills all of it on every read (128 KiB by default),
+    // which would make the generator, not the servers, the bottleneck.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096);
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async_with_config(ticket.url.as_str(), Some(config), false).await.expect("the WebSocket upgrade");
     let subscribe = json!({"type": "subscribe", "topic": format!("review:{meeting}")});
     socket.send(Message::Text(subscribe.to_string().into())).await.expect("subscribe");
     loop {

@@ -40,6 +40,10 @@ pub async fn events_socket(
     // Frames beyond this close the socket outright; smaller ones over the limit get an `error`.
     let config = WebSocketConfig::default()
         .max_message_size(Some(4 * messages::MAX_MESSAGE_BYTES))
-        .max_frame_size(Some(4 * messages::MAX_MESSAGE_BYTES));
+        .max_frame_size(Some(4 * messages::MAX_MESSAGE_BYTES))
+        // tungstenite zero-fills its whole read buffer on every read attempt, and the socket's
+        // loop reads again after every event it forwards: at the default 128 KiB that memset was
+        // 62% of a node's CPU under fan-out (`perf`, `cargo xtask bench events`).
+        .read_buffer_size(messages::MAX_MESSAGE_BYTES);
     socket.config(config).on_upgrade(move |stream| session::serve(mit, hub, ticket, stream)).into_response()
 }

@@ -18,6 +18,9 @@ use uuid::Uuid;
 
 pub use registry::RoomRegistry;
 
+/// The socket's initial read buffer: most client messages (ICE candidates, media state) fit.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
 /// What the signalling endpoint needs.
 pub struct Realtime {
     /// The domain.
@@ -47,6 +50,9 @@ pub async fn room_socket(
     // `error` and the socket stays up.
     let config = WebSocketConfig::default()
         .max_message_size(Some(4 * messages::MAX_MESSAGE_BYTES))
-        .max_frame_size(Some(4 * messages::MAX_MESSAGE_BYTES));
+        .max_frame_size(Some(4 * messages::MAX_MESSAGE_BYTES))
+        // tungstenite zero-fills its whole read buffer on every read attempt, and the loop reads
+        // again after every message it sends; larger messages (SDP) grow the buffer as needed.
+        .read_buffer_size(READ_BUFFER_BYTES);
     socket.config(config).on_upgrade(move |stream| session::serve(realtime, meeting, token, stream)).into_response()
 }
