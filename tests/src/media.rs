@@ -287,6 +287,19 @@ impl MediaClient {
         std::mem::take(&mut *self.latencies.lock().expect("latencies"))
     }
 
+    /// The stream id of every track the connection announced (`ontrack`), whether or not it
+    /// delivered a packet.
+    pub fn announced(&self) -> Vec<String> {
+        let mut streams: Vec<String> = self.incoming.lock().expect("incoming").keys().cloned().collect();
+        streams.sort();
+        streams
+    }
+
+    /// The remote description, for tests that look at what the server negotiated.
+    pub async fn remote_sdp(&self) -> String {
+        self.connection.remote_description().await.map(|d| d.sdp).unwrap_or_default()
+    }
+
     /// The stream ids received so far.
     pub fn streams(&self) -> Vec<String> {
         let mut streams: Vec<String> = self.counts.lock().expect("counts").keys().cloned().collect();

@@ -13,6 +13,7 @@ use mit_tests::room::RoomClient;
 use mit_tests::{TestApp, TestUser};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{Route, get, handler, web::Html};
+use serde_json::json;
 use webrtc::peer_connection::RTCPeerConnectionState;
 
 use crate::meetings::meeting;
@@ -118,7 +119,8 @@ async fn chromium_publishes_to_and_hears_a_webrtc_rs_participant() {
     let state = browser.finish().await;
     speaking.abort();
     assert!(state["inboundAudioPackets"].as_u64().unwrap_or(0) >= 50, "the browser hears the webrtc-rs participant: {state}");
-    assert!(state["remoteStreams"].as_array().is_some_and(|s| s.iter().any(|id| id == &format!("{}:microphone", host.id))), "{state}");
+    let publisher = json!({"stream": format!("{}:microphone", host.id), "kind": "audio"});
+    assert_eq!(state["trackEvents"], json!([publisher]), "one ontrack, for the one published track: {state}");
     assert!(heard_voice >= 50, "the webrtc-rs participant hears the browser ({heard_voice} packets)");
     assert!(saw_camera >= 50, "the webrtc-rs participant sees the browser's camera ({saw_camera} packets)");
 
@@ -141,7 +143,7 @@ async fn chromium_publishes_to_and_hears_a_webrtc_rs_participant() {
 /// receive-only audio m-line it already has: the webrtc-rs participant hears it.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_chromium_listener_who_turns_the_microphone_on_is_heard() {
-    let Call { page_origin, app, browser_user, m, host_room, speaking, .. } = Call::start().await;
+    let Call { page_origin, app, host, browser_user, m, host_room, speaking } = Call::start().await;
     let browser = Browser::open(&page_origin, &app, &browser_user, m.id, true);
     let voice = format!("{}:microphone", browser_user.id);
     let heard = host_room.media().wait_for_packets(&voice, 50, Duration::from_secs(40)).await;
@@ -149,4 +151,9 @@ async fn a_chromium_listener_who_turns_the_microphone_on_is_heard() {
     speaking.abort();
     assert_eq!(state["microphoneOn"], true, "{state}");
     assert!(heard >= 50, "the webrtc-rs participant hears the browser's late microphone ({heard} packets): {state}");
+    // The listener offered an audio and a video m-line to receive on; only the host's microphone
+    // is published, so the video m-line must not come back as a track with nothing behind it.
+    let tracks = state["trackEvents"].as_array().expect("trackEvents").clone();
+    let publisher = json!({"stream": format!("{}:microphone", host.id), "kind": "audio"});
+    assert!(!tracks.is_empty() && tracks.iter().all(|t| *t == publisher), "every ontrack has a publisher behind it: {tracks:?}");
 }

@@ -402,3 +402,41 @@ async fn the_media_plane_binds_the_configured_ports_and_announces_the_public_add
         assert!((45100..=45140).contains(&port), "the port comes from the range: {candidate}");
     }
 }
+
+/// The m-lines of an SDP as (kind, direction, msid) triples.
+fn m_lines(sdp: &str) -> Vec<(String, String, Option<String>)> {
+    let mut lines: Vec<(String, String, Option<String>)> = Vec::new();
+    for line in sdp.lines() {
+        if let Some(media) = line.strip_prefix("m=") {
+            lines.push((media.split(' ').next().unwrap_or_default().to_string(), "sendrecv".into(), None));
+        } else if let Some(last) = lines.last_mut() {
+            match line {
+                "a=sendrecv" | "a=sendonly" | "a=recvonly" | "a=inactive" => last.1 = line[2..].to_string(),
+                _ => {
+                    if let Some(msid) = line.strip_prefix("a=msid:") {
+                        last.2 = msid.split(' ').next().map(str::to_string);
+                    }
+                }
+            }
+        }
+    }
+    lines
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listener_is_offered_no_track_without_a_publisher_behind_it() {
+    let app = TestApp::spawn().await;
+    let (host, listener) = (app.register("Host").await, app.register("Listener").await);
+    let m = running(&host, &[&listener]).await;
+    let (_a, speaking) = connect_speaking(&host, m.id, 1000).await;
+    let c = connect(&listener, m.id, receive_only().await).await;
+    Flowing::to(&c, &stream(&host, "microphone")).await;
+    let lines = m_lines(&c.media().remote_sdp().await);
+    let sending: Vec<_> = lines.iter().filter(|(_, direction, _)| direction == "sendonly" || direction == "sendrecv").collect();
+    let microphone = stream(&host, "microphone");
+    assert_eq!(sending.len(), 1, "only the host's microphone is sent: {lines:?}");
+    assert_eq!(sending[0].2.as_deref(), Some(microphone.as_str()), "{lines:?}");
+    assert!(lines.iter().any(|(kind, direction, _)| kind == "video" && direction == "inactive"), "the idle video m-line: {lines:?}");
+    assert_eq!(c.media().announced(), [microphone], "the listener got one track event");
+    speaking.abort();
+}

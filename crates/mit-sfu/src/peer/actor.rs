@@ -114,11 +114,13 @@ impl Actor {
             Err(error) => return self.reject("invalid_sdp", format!("the offer is not valid SDP: {error}")),
         };
         let spares = super::receivers::provide(self.connection.as_ref(), &offer).await;
-        let applied = self.connection.set_remote_description(offer).await;
+        let applied = self.connection.set_remote_description(offer.clone()).await;
         super::receivers::settle(spares).await;
         if let Err(error) = applied {
             return self.reject("invalid_sdp", format!("the offer cannot be applied: {error}"));
         }
+        let legs: HashSet<_> = self.legs.values().filter_map(|leg| leg.sender.as_ref().map(|sender| sender.id())).collect();
+        super::receivers::quiet_idle_lines(self.connection.as_ref(), &offer, &legs).await;
         let answer = match self.connection.create_answer(None).await {
             Ok(answer) => answer,
             Err(error) => return self.reject("invalid_sdp", format!("the offer cannot be answered: {error}")),

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::sdp::description::media::MediaDescription;
 use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
-use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RtpTransceiver};
+use webrtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RtpTransceiver};
 
 /// New audio or video m-lines of one kind in a client offer.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +68,39 @@ pub(super) async fn settle(spares: Vec<Arc<dyn RtpTransceiver>>) {
             tracing::debug!(%error, "settling a receiving transceiver");
         }
     }
+}
+
+/// Before answering: an m-line the server sends nothing on (no subscriber leg) answers
+/// `recvonly` while the client sends on it and `inactive` otherwise. Answered `sendonly` without a
+/// track, it would make the client announce a track that never carries anything (browsers fire
+/// `ontrack` for it: a frontend's empty tile).
+pub(super) async fn quiet_idle_lines(connection: &dyn PeerConnection, offer: &RTCSessionDescription, legs: &HashSet<RTCRtpSenderId>) {
+    let Ok(parsed) = offer.unmarshal() else { return };
+    for transceiver in connection.get_transceivers().await {
+        let Some(mid) = transceiver.mid().await.ok().flatten() else { continue };
+        let sender = transceiver.sender().await.ok().flatten();
+        if sender.is_some_and(|sender| legs.contains(&sender.id())) {
+            continue;
+        }
+        let Some(client_sends) = client_sends_on(&parsed.media_descriptions, &mid) else { continue };
+        let wanted = idle_direction(client_sends);
+        if transceiver.direction().await.ok() != Some(wanted)
+            && let Err(error) = transceiver.set_direction(wanted).await
+        {
+            tracing::debug!(%error, mid, "cannot quiet an idle m-line");
+        }
+    }
+}
+
+/// Whether the offer's m-line `mid` sends media (`None`: the offer has no such m-line).
+fn client_sends_on(media: &[MediaDescription], mid: &str) -> Option<bool> {
+    let section = media.iter().find(|m| matches!(m.attribute("mid"), Some(Some(found)) if found == mid))?;
+    Some(!section.has_attribute("recvonly") && !section.has_attribute("inactive"))
+}
+
+/// The direction of an m-line the server has nothing to send on.
+fn idle_direction(client_sends: bool) -> RTCRtpTransceiverDirection {
+    if client_sends { RTCRtpTransceiverDirection::Recvonly } else { RTCRtpTransceiverDirection::Inactive }
 }
 
 /// The mids the server already knows, and the kinds of its subscriber legs not yet on an m-line.
@@ -136,6 +169,16 @@ mod tests {
         assert_eq!(new_lines(&media, RtpCodecKind::Audio, &known), NewLines { receiving: 1, both: 0 });
         assert_eq!(new_lines(&media, RtpCodecKind::Video, &known), NewLines { receiving: 1, both: 0 });
         assert_eq!(new_lines(&media, RtpCodecKind::Audio, &HashSet::new()), NewLines { receiving: 1, both: 1 });
+    }
+
+    #[test]
+    fn an_idle_line_receives_what_the_client_sends_and_is_otherwise_inactive() {
+        let media =
+            offer(&[("audio", "0", "recvonly"), ("audio", "1", "sendrecv"), ("video", "2", "sendonly"), ("video", "3", "inactive")]);
+        let directions: Vec<Option<RTCRtpTransceiverDirection>> =
+            ["0", "1", "2", "3", "9"].iter().map(|mid| client_sends_on(&media, mid).map(idle_direction)).collect();
+        use RTCRtpTransceiverDirection::{Inactive, Recvonly};
+        assert_eq!(directions, [Some(Inactive), Some(Recvonly), Some(Recvonly), Some(Inactive), None]);
     }
 
     #[test]
