@@ -107,6 +107,7 @@ impl TestApp {
             ("PORT", "0"),
             ("RATE_LIMIT_REQUESTS", "0"),
             ("RECORDING_PATH", &recording_path),
+            ("RTC_UDP_PORT", "0"),
         ];
         vars.retain(|(k, _)| !overrides.iter().any(|(o, _)| o == k));
         vars.extend_from_slice(overrides);

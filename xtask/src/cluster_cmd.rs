@@ -21,6 +21,9 @@ use crate::services::{Postgres, Redis, wait_until};
 use crate::tools::{POSTGRESQL, REDIS, ensure_packages};
 use crate::workspace_root;
 
+/// `node-<i>`'s media UDP port is this + i.
+const MEDIA_PORT: u16 = 40000;
+
 /// One `mit serve` child; killed when dropped.
 struct Node {
     name: String,
@@ -91,7 +94,7 @@ fn start_node(dev: &Path, env: &SharedEnv, index: usize, port: u16, stop: &Atomi
     std::fs::create_dir_all(&logs)?;
     let log = logs.join(format!("{name}.log"));
     let file = File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
-    let child = node_command(dev, env, &name, port)
+    let child = node_command(dev, env, index, port)
         .stdout(file.try_clone()?)
         .stderr(file)
         .spawn()
@@ -101,15 +104,17 @@ fn start_node(dev: &Path, env: &SharedEnv, index: usize, port: u16, stop: &Atomi
     Ok(node)
 }
 
-fn node_command(dev: &Path, env: &SharedEnv, name: &str, port: u16) -> Command {
+fn node_command(dev: &Path, env: &SharedEnv, index: usize, port: u16) -> Command {
     use std::os::unix::process::CommandExt;
+    let name = format!("node-{index}");
     let mut command = Command::new(workspace_root().join("target").join("debug").join("mit"));
     command
         .arg("serve")
-        .env("NODE_ID", name)
+        .env("NODE_ID", &name)
         .env("HOST", "127.0.0.1")
         .env("PORT", port.to_string())
-        .env("RECORDING_PATH", dev.join("cluster-recordings").join(name))
+        .env("RTC_UDP_PORT", (MEDIA_PORT + index as u16).to_string())
+        .env("RECORDING_PATH", dev.join("cluster-recordings").join(&name))
         .env("DATABASE_URL", &env.database_url)
         .env("REDIS_URL", &env.redis_url)
         .env("JWT_SECRET_KEY", DEV_JWT_SECRET)

@@ -91,6 +91,7 @@ impl Server {
             .env("DATABASE_URL", database_url)
             .env("JWT_SECRET_KEY", "schemathesis-secret-0123456789abcdef0123456789")
             .env("PORT", port.to_string())
+            .env("RTC_UDP_PORT", "0")
             .env("RATE_LIMIT_REQUESTS", "0")
             .env("RECORDING_PATH", &recordings)
             .env("RUST_LOG", "warn")

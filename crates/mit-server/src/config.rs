@@ -51,13 +51,11 @@ pub struct S3Config {
 /// The media plane's network settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RtcConfig {
-    /// Address the SFU's UDP sockets bind to (`RTC_BIND_IP`; default: `HOST`, or 127.0.0.1 when
-    /// `HOST` is a wildcard, since webrtc-rs skips loopback on wildcard binds).
+    /// Address the SFU's UDP port binds to (`RTC_BIND_IP`; default: `HOST`, or 127.0.0.1 when
+    /// `HOST` is a wildcard: the host candidate must name an address peers can reach).
     pub bind_ip: IpAddr,
-    /// First UDP port of the SFU's range (`RTC_UDP_PORT_MIN`).
-    pub udp_port_min: u16,
-    /// Last UDP port of the range (`RTC_UDP_PORT_MAX`).
-    pub udp_port_max: u16,
+    /// The node's one UDP port for every participant's media (`RTC_UDP_PORT`; 0: any free port).
+    pub udp_port: u16,
     /// Public address announced in ICE candidates when behind 1:1 NAT (`RTC_PUBLIC_IP`).
     pub public_ip: Option<IpAddr>,
 }
@@ -361,18 +359,19 @@ fn object_store(env: &Env, recording_path: &std::path::Path) -> Result<ObjectSto
 fn rtc(env: &Env, host: IpAddr) -> Result<RtcConfig, ConfigError> {
     let default_bind = if host.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { host };
     let bind_ip = env.parsed("RTC_BIND_IP", default_bind, "an IP address")?;
-    let udp_port_min: u16 = env.ranged("RTC_UDP_PORT_MIN", 40000, 1..=65_535, "(a UDP port)")?;
-    let udp_port_max: u16 = env.ranged("RTC_UDP_PORT_MAX", 40999, 1..=65_535, "(a UDP port)")?;
-    if udp_port_max < udp_port_min {
-        return Err(ConfigError { variable: "RTC_UDP_PORT_MAX", problem: "is below RTC_UDP_PORT_MIN".into() });
+    for variable in ["RTC_UDP_PORT_MIN", "RTC_UDP_PORT_MAX"] {
+        if env.text(variable).is_some() {
+            return Err(ConfigError { variable, problem: "is no longer used: every participant shares RTC_UDP_PORT".into() });
+        }
     }
+    let udp_port: u16 = env.ranged("RTC_UDP_PORT", 40000, 0..=65_535, "(a UDP port; 0: any free port)")?;
     let public_ip = match env.text("RTC_PUBLIC_IP") {
         None => None,
         Some(text) => Some(
             text.parse().map_err(|_| ConfigError { variable: "RTC_PUBLIC_IP", problem: format!("is `{text}`, expected an IP address") })?,
         ),
     };
-    Ok(RtcConfig { bind_ip, udp_port_min, udp_port_max, public_ip })
+    Ok(RtcConfig { bind_ip, udp_port, public_ip })
 }
 
 #[cfg(test)]
@@ -427,7 +426,7 @@ mod tests {
             ("MAX_BODY_BYTES", "1"),
             ("ROOM_GRACE_SECONDS", "31"),
             ("TURN_CREDENTIAL_TTL_SECONDS", "1"),
-            ("RTC_UDP_PORT_MIN", "0"),
+            ("RTC_UDP_PORT", "65536"),
         ];
         for (variable, value) in cases {
             let error = config(&[("TURN_SECRET", "coturn-secret"), (variable, value)]).expect_err(variable);

@@ -56,6 +56,9 @@ pub enum StartError {
     /// The object store configuration cannot work.
     #[error(transparent)]
     Objects(#[from] ObjectError),
+    /// The media plane's UDP port cannot be bound.
+    #[error(transparent)]
+    Media(#[from] mit_sfu::SfuError),
     /// The recording directory cannot be used.
     #[error(transparent)]
     Recorder(#[from] RecorderError),
@@ -169,7 +172,9 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
     let reports = Arc::new(StoredRoomReports::new(Arc::new(store.clone()), Arc::new(SystemClock)));
     let rules =
         RoomRules { capacity: config.domain.room.capacity as usize, grace: config.room_grace, empty_timeout: config.room_empty_timeout };
-    let rooms = Arc::new(RoomRegistry::new(Sfu::new(sfu_config(&config)), recorder, reports, rules));
+    let sfu = Sfu::new(sfu_config(&config))?;
+    tracing::info!(udp = %sfu.udp_addr(), "media port bound");
+    let rooms = Arc::new(RoomRegistry::new(sfu, recorder, reports, rules));
     let node = Arc::new(ThisNode::new(config.node_id.clone(), config.domain.room.signaling_base_url.clone()));
     let directory = Arc::new(Directory::new(node, rooms.clone(), redis.clone(), config.node_lease));
     let control: Arc<dyn RoomControl> = match &redis {
@@ -232,7 +237,7 @@ pub fn routes_openapi_json() -> String {
 }
 
 fn sfu_config(config: &Config) -> SfuConfig {
-    let mut sfu = SfuConfig::new(config.rtc.bind_ip, config.rtc.udp_port_min..=config.rtc.udp_port_max);
+    let mut sfu = SfuConfig::new(config.rtc.bind_ip, config.rtc.udp_port);
     sfu.public_ip = config.rtc.public_ip;
     sfu
 }

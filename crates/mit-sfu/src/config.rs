@@ -1,17 +1,16 @@
 //! How the media plane binds and behaves.
 
 use std::net::IpAddr;
-use std::ops::RangeInclusive;
 use std::time::Duration;
 
 /// The SFU's settings.
 #[derive(Debug, Clone)]
 pub struct SfuConfig {
-    /// Address every peer connection's UDP socket binds to (never a wildcard: webrtc-rs skips
-    /// loopback on wildcard binds).
+    /// Address the node's UDP port binds to (never a wildcard: the host candidate must name an
+    /// address peers can reach).
     pub bind_ip: IpAddr,
-    /// UDP ports peer connections may bind (one each).
-    pub udp_ports: RangeInclusive<u16>,
+    /// The node's one UDP port, shared by every peer connection (0: any free port).
+    pub udp_port: u16,
     /// Public address to announce instead of `bind_ip` behind 1:1 NAT.
     pub public_ip: Option<IpAddr>,
     /// Packets queued per subscriber before new ones are dropped (a slow subscriber never
@@ -26,11 +25,11 @@ pub struct SfuConfig {
 }
 
 impl SfuConfig {
-    /// Defaults for a local setup on `bind_ip` and `udp_ports`.
-    pub fn new(bind_ip: IpAddr, udp_ports: RangeInclusive<u16>) -> Self {
+    /// Defaults for a local setup on `bind_ip` and `udp_port`.
+    pub fn new(bind_ip: IpAddr, udp_port: u16) -> Self {
         Self {
             bind_ip,
-            udp_ports,
+            udp_port,
             public_ip: None,
             subscriber_queue: 128,
             keyframe_interval: Duration::from_millis(500),

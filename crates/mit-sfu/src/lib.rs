@@ -7,6 +7,8 @@
 //! subscribes, without transcoding. Subscriber queues are bounded: a slow subscriber loses its
 //! own packets (counted), never anyone else's. Keyframe requests travel upstream, throttled.
 //!
+//! Every connection's media goes through the node's one UDP port ([`mux`]).
+//!
 //! It knows nothing of HTTP, SQL or signalling formats: the server translates.
 
 mod announce;
@@ -15,8 +17,8 @@ mod interceptor;
 mod keyframe;
 mod leg;
 mod metrics;
+pub mod mux;
 mod peer;
-mod ports;
 mod publication;
 pub mod recording;
 pub mod rewrite;
@@ -36,14 +38,19 @@ pub use rtc::rtp::Packet as RtpPacket;
 pub use rtc::rtp_transceiver::rtp_sender::RtpCodecKind as MediaKind;
 
 use crate::metrics::SfuMetrics;
-use crate::ports::PortPool;
+use crate::mux::UdpMux;
 
 /// Why the media plane could not do something.
 #[derive(Debug, thiserror::Error)]
 pub enum SfuError {
-    /// No UDP port of the range could be bound.
-    #[error("no UDP port available: {0}")]
-    NoPort(String),
+    /// The node's UDP port cannot be bound.
+    #[error("cannot bind the media UDP port {address}: {source}")]
+    Bind {
+        /// The address.
+        address: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// webrtc-rs refused to build a connection.
     #[error("cannot build a peer connection: {0}")]
     Build(String),
@@ -51,7 +58,10 @@ pub enum SfuError {
 
 pub(crate) struct Shared {
     config: SfuConfig,
-    ports: PortPool,
+    mux: Arc<UdpMux>,
+    /// The port peers are told to send to (the bound one; differs from `config.udp_port` when
+    /// that is 0).
+    udp_port: u16,
     metrics: Arc<SfuMetrics>,
 }
 
@@ -62,10 +72,17 @@ pub struct Sfu {
 }
 
 impl Sfu {
-    /// A media plane configured by `config`.
-    pub fn new(config: SfuConfig) -> Self {
-        let ports = PortPool::new(config.udp_ports.clone());
-        Self { shared: Arc::new(Shared { config, ports, metrics: Arc::new(SfuMetrics::new()) }) }
+    /// A media plane configured by `config`, on its UDP port (bound here; needs a tokio runtime).
+    pub fn new(config: SfuConfig) -> Result<Self, SfuError> {
+        let address = std::net::SocketAddr::new(config.bind_ip, config.udp_port);
+        let mux = UdpMux::bind(address).map_err(|source| SfuError::Bind { address, source })?;
+        let udp_port = mux.local_addr().map_err(|source| SfuError::Bind { address, source })?.port();
+        Ok(Self { shared: Arc::new(Shared { config, mux, udp_port, metrics: Arc::new(SfuMetrics::new()) }) })
+    }
+
+    /// The UDP address every participant's media goes through.
+    pub fn udp_addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::new(self.shared.config.bind_ip, self.shared.udp_port)
     }
 
     /// A media room for `meeting`, reporting publications to `observer`.

@@ -264,7 +264,7 @@ mod tests {
     use super::*;
 
     fn microphone(queue: usize) -> Arc<Publication> {
-        let mut config = crate::SfuConfig::new(std::net::IpAddr::from([127, 0, 0, 1]), 40000..=40001);
+        let mut config = crate::SfuConfig::new(std::net::IpAddr::from([127, 0, 0, 1]), 0);
         config.subscriber_queue = queue;
         let key = PublicationKey { user: Uuid::nil(), source: Source::Microphone };
         Publication::new(key, RtpCodecKind::Audio, crate::opus(), &config, Arc::new(SfuMetrics::new()))

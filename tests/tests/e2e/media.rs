@@ -377,15 +377,8 @@ async fn keyframe_requests_reach_the_publisher_throttled() {
     sending.abort();
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_media_plane_binds_the_configured_ports_and_announces_the_public_address() {
-    let app = TestApp::spawn_with(&[("RTC_UDP_PORT_MIN", "45100"), ("RTC_UDP_PORT_MAX", "45140"), ("RTC_PUBLIC_IP", "192.0.2.10")]).await;
-    let host = app.register("Host").await;
-    let m = running(&host, &[]).await;
-    let media = receive_only().await;
-    let mut room = RoomClient::join_with_media(&host, m.id, media.clone()).await;
-    room.expect("room-info").await;
-    room.negotiate().await;
+/// The server's candidates in `media`'s remote description, once the server has answered.
+async fn server_candidates(media: &MediaClient) -> Vec<String> {
     let deadline = tokio::time::Instant::now() + SETTLE;
     let mut answer = None;
     while answer.is_none() && tokio::time::Instant::now() < deadline {
@@ -393,14 +386,67 @@ async fn the_media_plane_binds_the_configured_ports_and_announces_the_public_add
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let sdp = answer.expect("the server answered").sdp;
-    let candidates: Vec<&str> = sdp.lines().filter(|l| l.starts_with("a=candidate:")).collect();
+    let candidates: Vec<String> = sdp.lines().filter(|l| l.starts_with("a=candidate:")).map(str::to_string).collect();
     assert!(!candidates.is_empty(), "{sdp}");
-    for candidate in candidates {
-        let fields: Vec<&str> = candidate.split_whitespace().collect();
-        let port: u16 = fields[5].parse().expect("a port");
-        assert_eq!(fields[4], "192.0.2.10", "the public address is announced: {candidate}");
-        assert!((45100..=45140).contains(&port), "the port comes from the range: {candidate}");
+    candidates
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).expect("a free UDP port").port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_participant_is_told_the_one_udp_port_on_the_public_address() {
+    let port = free_udp_port().to_string();
+    let app = TestApp::spawn_with(&[("RTC_UDP_PORT", &port), ("RTC_PUBLIC_IP", "192.0.2.10")]).await;
+    let (host, guest) = (app.register("Host").await, app.register("Guest").await);
+    let m = running(&host, &[&guest]).await;
+    for user in [&host, &guest] {
+        let media = receive_only().await;
+        let mut room = RoomClient::join_with_media(user, m.id, media.clone()).await;
+        room.expect("room-info").await;
+        room.negotiate().await;
+        for candidate in server_candidates(&media).await {
+            let fields: Vec<&str> = candidate.split_whitespace().collect();
+            assert_eq!(
+                (fields[4], fields[5]),
+                ("192.0.2.10", port.as_str()),
+                "{}: the node's port on the public address: {candidate}",
+                user.name
+            );
+        }
     }
+}
+
+/// The `sfu_udp_datagrams_dropped_total` count for `reason` on `app`'s `/metrics`.
+async fn dropped(app: &TestApp, reason: &str) -> u64 {
+    let text = reqwest::get(app.url("/metrics")).await.expect("metrics").text().await.expect("text");
+    let series = format!("sfu_udp_datagrams_dropped_total{{reason=\"{reason}\"}} ");
+    text.lines().find_map(|line| line.strip_prefix(&series)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn traffic_nobody_checked_in_for_is_dropped_and_counted_while_media_flows() {
+    let port = free_udp_port();
+    let app = TestApp::spawn_with(&[("RTC_UDP_PORT", &port.to_string())]).await;
+    let (host, listener) = (app.register("Host").await, app.register("Listener").await);
+    let m = running(&host, &[&listener]).await;
+    let (_a, speaking) = connect_speaking(&host, m.id, 1000).await;
+    let c = connect(&listener, m.id, receive_only().await).await;
+    let flowing = Flowing::to(&c, &stream(&host, "microphone")).await;
+    let stranger = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("a socket");
+    let before = dropped(&app, "unknown_source").await;
+    for _ in 0..200 {
+        stranger.send_to(&[0x80, 0x6f, 0, 1, 0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3], ("127.0.0.1", port)).await.expect("send");
+    }
+    let counted = eventually(SETTLE, "200 stray datagrams counted", || async {
+        let now = dropped(&app, "unknown_source").await;
+        (now >= before + 200).then_some(now)
+    })
+    .await;
+    assert!(counted >= before + 200);
+    flowing.continues().await;
+    speaking.abort();
 }
 
 /// The m-lines of an SDP as (kind, direction, msid) triples.

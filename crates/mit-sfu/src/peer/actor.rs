@@ -18,6 +18,7 @@ use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit}
 use super::{Command, ConnectionState, IceCandidate, PeerEvent};
 use crate::Shared;
 use crate::leg::Leg;
+use crate::mux::PeerSocket;
 use crate::publication::{Publication, PublicationKey, Source, Subscription};
 use crate::room::MediaRoom;
 
@@ -26,7 +27,8 @@ const GATHERING_WAIT: Duration = Duration::from_secs(2);
 
 pub(super) struct Actor {
     connection: Arc<dyn PeerConnection>,
-    port: u16,
+    /// Its place on the node's UDP port, released when the actor ends.
+    socket: Arc<PeerSocket>,
     shared: Arc<Shared>,
     room: Weak<MediaRoom>,
     user: Uuid,
@@ -47,7 +49,7 @@ pub(super) struct Actor {
 impl Actor {
     pub(super) fn new(
         connection: Arc<dyn PeerConnection>,
-        port: u16,
+        socket: Arc<PeerSocket>,
         shared: Arc<Shared>,
         room: Weak<MediaRoom>,
         user: Uuid,
@@ -56,7 +58,7 @@ impl Actor {
     ) -> Self {
         Self {
             connection,
-            port,
+            socket,
             shared,
             room,
             user,
@@ -92,7 +94,6 @@ impl Actor {
         if let Err(error) = self.connection.close().await {
             tracing::debug!(%error, "closing a peer connection");
         }
-        self.shared.ports.give_back(self.port);
     }
 
     fn emit(&self, event: PeerEvent) {
@@ -176,9 +177,8 @@ impl Actor {
 
     fn local_candidate(&mut self, candidate: RTCIceCandidateInit) {
         if self.described {
-            let config = &self.shared.config;
-            let announced = match config.public_ip {
-                Some(public) => crate::announce::announce_candidate(&candidate.candidate, &config.bind_ip.to_string(), &public.to_string()),
+            let announced = match self.announcement() {
+                Some(announcement) => crate::announce::announce_candidate(&candidate.candidate, &announcement),
                 None => candidate.candidate,
             };
             self.emit(PeerEvent::Candidate(IceCandidate {
@@ -271,12 +271,19 @@ impl Actor {
         }
     }
 
-    /// Our description as the peer must see it (the public address behind 1:1 NAT).
+    /// Our description as the peer must see it: the node's port (and public address).
     fn announced(&self, sdp: String) -> String {
-        match self.shared.config.public_ip {
-            Some(public) => crate::announce::announce_sdp(&sdp, self.shared.config.bind_ip, public),
+        match self.announcement() {
+            Some(announcement) => crate::announce::announce_sdp(&sdp, &announcement),
             None => sdp,
         }
+    }
+
+    fn announcement(&self) -> Option<crate::announce::Announcement> {
+        let internal = self.socket.internal_addr()?;
+        let config = &self.shared.config;
+        let ip = config.public_ip.unwrap_or(config.bind_ip);
+        Some(crate::announce::Announcement { internal, announced: std::net::SocketAddr::new(ip, self.shared.udp_port) })
     }
 
     async fn wait_for_candidates(&mut self) {

@@ -1,6 +1,7 @@
 //! Building one server-side peer connection: only Opus and VP8 (every browser has them, and
 //! forwarding never transcodes), the default interceptors (NACK, reports, TWCC) plus the
-//! keyframe-request forwarder, no mDNS socket, and a UDP port from the configured range.
+//! keyframe-request forwarder, no mDNS socket, ICE credentials chosen by the node's UDP port and
+//! that port as its socket ([`crate::mux`]).
 
 use std::sync::Arc;
 
@@ -13,6 +14,8 @@ use webrtc::peer_connection::{
 };
 
 use crate::interceptor::{KeyframeRequestForwarder, SLOT};
+use crate::mux::PeerSocket;
+use crate::mux::runtime::MuxRuntime;
 use crate::{SfuError, Shared};
 
 /// The Opus codec the SFU negotiates.
@@ -51,36 +54,35 @@ fn media_engine() -> Result<MediaEngine, SfuError> {
     Ok(engine)
 }
 
-/// A connection bound to the first free port of the range, and that port.
-pub async fn build(shared: &Shared, handler: Arc<dyn PeerConnectionEventHandler>) -> Result<(Arc<dyn PeerConnection>, u16), SfuError> {
-    let mut last_error = None;
-    for reserved in shared.ports.candidates() {
-        let mut engine = media_engine()?;
-        let registry = register_default_interceptors(Registry::new(), &mut engine)
-            .map_err(|e| SfuError::Build(e.to_string()))?
-            .with(Slot::from(SLOT), KeyframeRequestForwarder::default());
-        let config = &shared.config;
-        let settings = SettingEngineBuilder::new().with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled).with_ice_timeouts(
-            Some(config.ice_disconnected_timeout),
-            Some(config.ice_failed_timeout),
-            Some(std::time::Duration::from_secs(2)),
-        );
-        let built = PeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
-            .with_media_engine(engine)
-            .with_interceptor_registry(registry)
-            .with_setting_engine(settings.build())
-            .with_handler(handler.clone())
-            .with_udp_addrs(vec![format!("{}:{}", socket_ip(config.bind_ip), reserved.port())])
-            .build()
-            .await;
-        match built {
-            Ok(connection) => return Ok((Arc::new(connection), reserved.keep())),
-            // Taken by another process: try the next port.
-            Err(error) => last_error = Some(error.to_string()),
-        }
-    }
-    Err(SfuError::NoPort(last_error.unwrap_or_else(|| "every port of the range is in use".into())))
+/// A connection on the node's UDP port, and its socket there.
+pub async fn build(
+    shared: &Shared,
+    handler: Arc<dyn PeerConnectionEventHandler>,
+) -> Result<(Arc<dyn PeerConnection>, Arc<PeerSocket>), SfuError> {
+    let mut engine = media_engine()?;
+    let registry = register_default_interceptors(Registry::new(), &mut engine)
+        .map_err(|e| SfuError::Build(e.to_string()))?
+        .with(Slot::from(SLOT), KeyframeRequestForwarder::default());
+    let config = &shared.config;
+    let socket = shared.mux.peer();
+    let settings = SettingEngineBuilder::new()
+        .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+        .with_ice_timeouts(Some(config.ice_disconnected_timeout), Some(config.ice_failed_timeout), Some(std::time::Duration::from_secs(2)))
+        .with_ice_credentials(socket.ufrag.clone(), socket.password.clone());
+    let connection = PeerConnectionBuilder::new()
+        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_media_engine(engine)
+        .with_interceptor_registry(registry)
+        .with_setting_engine(settings.build())
+        .with_handler(handler)
+        .with_runtime(Arc::new(MuxRuntime::new(socket.clone())))
+        // webrtc-rs binds this (an ephemeral port, closed again by the runtime) to name its host
+        // candidate; the media goes through the node's port.
+        .with_udp_addrs(vec![format!("{}:0", socket_ip(config.bind_ip))])
+        .build()
+        .await
+        .map_err(|e| SfuError::Build(e.to_string()))?;
+    Ok((Arc::new(connection), socket))
 }
 
 fn socket_ip(ip: std::net::IpAddr) -> String {

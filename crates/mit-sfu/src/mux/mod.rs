@@ -1,0 +1,223 @@
+//! One UDP port for every peer connection of the node. webrtc-rs 0.21 binds a socket per
+//! connection; through its `Runtime` seam ([`runtime::MuxRuntime`]) each connection is given a
+//! [`PeerSocket`] instead, and one task receives everything on the node's port and hands each
+//! datagram to its connection ([`routes::Routes`]). Each connection's ICE credentials are chosen
+//! here, so the port knows every username fragment before the first check arrives.
+//!
+//! The receive task owns the routing table (no lock on the per-packet path) and reads into one
+//! growing buffer that datagrams are split off (an allocation per buffer, not per packet).
+
+pub mod routes;
+pub mod runtime;
+
+use std::collections::HashMap;
+use std::io::{self, IoSliceMut};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use webrtc::runtime::{AsyncUdpSocket, RecvMeta, Transmit};
+
+use routes::{DropReason, Routes, Slot, Verdict};
+
+/// Datagrams waiting for one connection before new ones are dropped.
+const INBOX: usize = 1024;
+/// The largest datagram read.
+const MAX_DATAGRAM: usize = 2048;
+/// How much the receive buffer grows at once.
+const BUFFER_CHUNK: usize = 256 * 1024;
+
+/// A datagram for one connection.
+#[derive(Debug)]
+struct Datagram {
+    from: SocketAddr,
+    data: Bytes,
+}
+
+enum Control {
+    Add { slot: Slot, ufrag: String, password: String, inbox: mpsc::Sender<Datagram> },
+    Remove(Slot),
+}
+
+/// The node's UDP port.
+pub struct UdpMux {
+    socket: Arc<UdpSocket>,
+    control: mpsc::UnboundedSender<Control>,
+    next_slot: AtomicU64,
+}
+
+impl UdpMux {
+    /// Binds `address` (port 0 picks one) and starts receiving.
+    pub fn bind(address: SocketAddr) -> io::Result<Arc<Self>> {
+        let socket = std::net::UdpSocket::bind(address)?;
+        socket.set_nonblocking(true)?;
+        let socket = Arc::new(UdpSocket::from_std(socket)?);
+        let crypto = rtc::crypto::default_provider().map_err(|e| io::Error::other(e.to_string()))?;
+        let (control, commands) = mpsc::unbounded_channel();
+        tokio::spawn(receive(socket.clone(), Routes::new(crypto), commands));
+        Ok(Arc::new(Self { socket, control, next_slot: AtomicU64::new(1) }))
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// A socket for one new connection, with the ICE credentials it must use.
+    pub fn peer(&self) -> Arc<PeerSocket> {
+        let slot = self.next_slot.fetch_add(1, Ordering::Relaxed);
+        let (ufrag, password) = (random_text(16), random_text(32));
+        let (inbox_tx, inbox) = mpsc::channel(INBOX);
+        let _ = self.control.send(Control::Add { slot, ufrag: ufrag.clone(), password: password.clone(), inbox: inbox_tx });
+        Arc::new(PeerSocket {
+            slot,
+            ufrag,
+            password,
+            socket: self.socket.clone(),
+            control: self.control.clone(),
+            inbox: Mutex::new(inbox),
+            internal: Mutex::new(None),
+        })
+    }
+}
+
+/// ICE credentials: letters and digits (`ice-char`, RFC 8839), from a CSPRNG.
+fn random_text(length: usize) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut random = rand::rng();
+    (0..length).map(|_| char::from(ALPHABET[random.random_range(0..ALPHABET.len())])).collect()
+}
+
+/// Dropped datagrams by reason (`sfu_udp_datagrams_dropped_total`), resolved once.
+struct Dropped {
+    unknown_source: metrics::Counter,
+    unknown_ufrag: metrics::Counter,
+    bad_integrity: metrics::Counter,
+    connection_behind: metrics::Counter,
+}
+
+impl Dropped {
+    fn new() -> Self {
+        let counter = |reason: &'static str| metrics::counter!("sfu_udp_datagrams_dropped_total", "reason" => reason);
+        Self {
+            unknown_source: counter("unknown_source"),
+            unknown_ufrag: counter("unknown_ufrag"),
+            bad_integrity: counter("bad_integrity"),
+            connection_behind: counter("connection_behind"),
+        }
+    }
+
+    fn count(&self, reason: DropReason) {
+        match reason {
+            DropReason::UnknownSource => self.unknown_source.increment(1),
+            DropReason::UnknownUfrag => self.unknown_ufrag.increment(1),
+            DropReason::BadIntegrity => self.bad_integrity.increment(1),
+        }
+    }
+}
+
+/// Receives on the port until every handle is gone.
+async fn receive(socket: Arc<UdpSocket>, mut routes: Routes, mut control: mpsc::UnboundedReceiver<Control>) {
+    let dropped = Dropped::new();
+    let mut inboxes: HashMap<Slot, mpsc::Sender<Datagram>> = HashMap::new();
+    let mut buffer = BytesMut::with_capacity(BUFFER_CHUNK);
+    loop {
+        if buffer.capacity() < MAX_DATAGRAM {
+            buffer.reserve(BUFFER_CHUNK);
+        }
+        tokio::select! {
+            command = control.recv() => match command {
+                Some(Control::Add { slot, ufrag, password, inbox }) => {
+                    routes.add(slot, ufrag, password);
+                    inboxes.insert(slot, inbox);
+                }
+                Some(Control::Remove(slot)) => {
+                    routes.remove(slot);
+                    inboxes.remove(&slot);
+                }
+                None => return,
+            },
+            received = socket.recv_buf_from(&mut buffer) => {
+                let Ok((_, from)) = received else { continue };
+                let data = buffer.split().freeze();
+                match routes.route(from, &data) {
+                    Verdict::Deliver(slot) => {
+                        let delivered = inboxes.get(&slot).is_some_and(|inbox| inbox.try_send(Datagram { from, data }).is_ok());
+                        if !delivered {
+                            dropped.connection_behind.increment(1);
+                        }
+                    }
+                    Verdict::Drop(reason) => dropped.count(reason),
+                }
+            }
+        }
+    }
+}
+
+/// One connection's view of the node's port.
+#[derive(Debug)]
+pub struct PeerSocket {
+    slot: Slot,
+    /// The ICE username fragment the connection must use.
+    pub ufrag: String,
+    /// Its ICE password.
+    pub password: String,
+    socket: Arc<UdpSocket>,
+    control: mpsc::UnboundedSender<Control>,
+    inbox: Mutex<mpsc::Receiver<Datagram>>,
+    /// The address webrtc-rs bound for this connection and believes it sends from (its host
+    /// candidate names it; the SFU announces the node's port instead).
+    internal: Mutex<Option<SocketAddr>>,
+}
+
+impl PeerSocket {
+    /// The address webrtc-rs put in this connection's host candidate.
+    pub fn internal_addr(&self) -> Option<SocketAddr> {
+        *self.internal.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn set_internal_addr(&self, address: SocketAddr) {
+        *self.internal.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(address);
+    }
+}
+
+impl Drop for PeerSocket {
+    fn drop(&mut self) {
+        let _ = self.control.send(Control::Remove(self.slot));
+    }
+}
+
+impl AsyncUdpSocket for PeerSocket {
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self.internal_addr() {
+            Some(address) => Ok(address),
+            None => self.socket.local_addr(),
+        }
+    }
+
+    fn poll_send(&self, cx: &mut Context<'_>, transmit: &Transmit<'_>) -> Poll<io::Result<usize>> {
+        self.socket.poll_send_to(cx, transmit.contents, transmit.destination)
+    }
+
+    fn poll_recv(&self, cx: &mut Context<'_>, bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]) -> Poll<io::Result<usize>> {
+        // Only the connection's driver task reads, so this lock is never contended.
+        let mut inbox = self.inbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(datagram) = std::task::ready!(inbox.poll_recv(cx)) else {
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::NotConnected, "the node's UDP port closed")));
+        };
+        let (Some(buf), Some(slot)) = (bufs.first_mut(), meta.first_mut()) else { return Poll::Ready(Ok(0)) };
+        let length = datagram.data.len().min(buf.len());
+        buf[..length].copy_from_slice(&datagram.data[..length]);
+        let mut received = RecvMeta::default();
+        received.addr = datagram.from;
+        received.len = length;
+        received.stride = length;
+        *slot = received;
+        Poll::Ready(Ok(1))
+    }
+}
