@@ -11,7 +11,9 @@ const { chromium } = require(process.env.PLAYWRIGHT_CORE);
     executablePath: process.env.CHROMIUM,
     headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"],
+           "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+           // getUserMedia needs a secure context: the page's origin off loopback (a test network) is treated as one.
+           `--unsafely-treat-insecure-origin-as-secure=${new URL(url).origin}`],
   });
   let state = null;
   let released = false;

@@ -7,6 +7,7 @@ pub mod cluster;
 mod database;
 pub mod events;
 pub mod media;
+pub mod netns;
 pub mod recordings;
 pub mod room;
 pub mod server_process;
@@ -108,6 +109,7 @@ impl TestApp {
             ("RATE_LIMIT_REQUESTS", "0"),
             ("RECORDING_PATH", &recording_path),
             ("RTC_UDP_PORT", "0"),
+            ("RTC_TCP_PORT", "0"),
         ];
         vars.retain(|(k, _)| !overrides.iter().any(|(o, _)| o == k));
         vars.extend_from_slice(overrides);

@@ -114,6 +114,7 @@ fn node_command(dev: &Path, env: &SharedEnv, index: usize, port: u16) -> Command
         .env("HOST", "127.0.0.1")
         .env("PORT", port.to_string())
         .env("RTC_UDP_PORT", (MEDIA_PORT + index as u16).to_string())
+        .env("RTC_TCP_PORT", (MEDIA_PORT + index as u16).to_string())
         .env("RECORDING_PATH", dev.join("cluster-recordings").join(&name))
         .env("DATABASE_URL", &env.database_url)
         .env("REDIS_URL", &env.redis_url)

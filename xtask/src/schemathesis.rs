@@ -92,6 +92,7 @@ impl Server {
             .env("JWT_SECRET_KEY", "schemathesis-secret-0123456789abcdef0123456789")
             .env("PORT", port.to_string())
             .env("RTC_UDP_PORT", "0")
+            .env("RTC_TCP_PORT", "0")
             .env("RATE_LIMIT_REQUESTS", "0")
             .env("RECORDING_PATH", &recordings)
             .env("RUST_LOG", "warn")

@@ -11,7 +11,9 @@ use clap::Args;
 use crate::contract_cmd::{ContractCommand, run_contract};
 use crate::process::run;
 use crate::services::{Postgres, Redis, S3};
-use crate::tools::{CHROMIUM, OPUS_TOOLS, POSTGRESQL, Package, REDIS, VORBIS_TOOLS, ensure_packages, npm_package, s3s_fs};
+use crate::tools::{
+    CHROMIUM, IPROUTE2, NFTABLES, OPUS_TOOLS, POSTGRESQL, Package, REDIS, VORBIS_TOOLS, ensure_packages, npm_package, s3s_fs,
+};
 use crate::typescript::typescript_client;
 
 /// playwright-core drives Debian's Chromium (its own browser download is not reachable).
@@ -33,7 +35,7 @@ pub struct TestOptions {
 }
 
 /// The Debian packages the suite uses.
-const TEST_PACKAGES: [Package; 5] = [POSTGRESQL, REDIS, OPUS_TOOLS, VORBIS_TOOLS, CHROMIUM];
+const TEST_PACKAGES: [Package; 7] = [POSTGRESQL, REDIS, OPUS_TOOLS, VORBIS_TOOLS, CHROMIUM, IPROUTE2, NFTABLES];
 
 /// Runs the whole suite; every step's wall time is printed at the end.
 pub fn run_tests(options: TestOptions) -> Result<()> {

@@ -29,6 +29,11 @@ pub const OPUS_TOOLS: Package = Package { name: "opus-tools", provides: "opusenc
 /// `ogginfo`, a second opinion on recorded Ogg files.
 pub const VORBIS_TOOLS: Package = Package { name: "vorbis-tools", provides: "ogginfo" };
 
+/// `ip` (network namespaces) and `nft` (blocking UDP in one), for the ICE-over-TCP browser test.
+pub const IPROUTE2: Package = Package { name: "iproute2", provides: "ip" };
+/// See [`IPROUTE2`].
+pub const NFTABLES: Package = Package { name: "nftables", provides: "nft" };
+
 /// Where cached tools live.
 pub fn tools_dir() -> PathBuf {
     workspace_root().join("target").join("mit-tools")

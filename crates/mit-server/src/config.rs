@@ -56,6 +56,9 @@ pub struct RtcConfig {
     pub bind_ip: IpAddr,
     /// The node's one UDP port for every participant's media (`RTC_UDP_PORT`; 0: any free port).
     pub udp_port: u16,
+    /// The node's one TCP port for ICE over TCP, for clients whose network blocks UDP
+    /// (`RTC_TCP_PORT`; 0: any free port).
+    pub tcp_port: u16,
     /// Public address announced in ICE candidates when behind 1:1 NAT (`RTC_PUBLIC_IP`).
     pub public_ip: Option<IpAddr>,
 }
@@ -365,13 +368,14 @@ fn rtc(env: &Env, host: IpAddr) -> Result<RtcConfig, ConfigError> {
         }
     }
     let udp_port: u16 = env.ranged("RTC_UDP_PORT", 40000, 0..=65_535, "(a UDP port; 0: any free port)")?;
+    let tcp_port: u16 = env.ranged("RTC_TCP_PORT", 40000, 0..=65_535, "(a TCP port; 0: any free port)")?;
     let public_ip = match env.text("RTC_PUBLIC_IP") {
         None => None,
         Some(text) => Some(
             text.parse().map_err(|_| ConfigError { variable: "RTC_PUBLIC_IP", problem: format!("is `{text}`, expected an IP address") })?,
         ),
     };
-    Ok(RtcConfig { bind_ip, udp_port, public_ip })
+    Ok(RtcConfig { bind_ip, udp_port, tcp_port, public_ip })
 }
 
 #[cfg(test)]

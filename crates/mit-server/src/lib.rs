@@ -173,7 +173,7 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
     let rules =
         RoomRules { capacity: config.domain.room.capacity as usize, grace: config.room_grace, empty_timeout: config.room_empty_timeout };
     let sfu = Sfu::new(sfu_config(&config))?;
-    tracing::info!(udp = %sfu.udp_addr(), "media port bound");
+    tracing::info!(udp = %sfu.udp_addr(), tcp = ?sfu.tcp_addr(), "media ports bound");
     let rooms = Arc::new(RoomRegistry::new(sfu, recorder, reports, rules));
     let node = Arc::new(ThisNode::new(config.node_id.clone(), config.domain.room.signaling_base_url.clone()));
     let directory = Arc::new(Directory::new(node, rooms.clone(), redis.clone(), config.node_lease));
@@ -238,6 +238,7 @@ pub fn routes_openapi_json() -> String {
 
 fn sfu_config(config: &Config) -> SfuConfig {
     let mut sfu = SfuConfig::new(config.rtc.bind_ip, config.rtc.udp_port);
+    sfu.tcp_port = Some(config.rtc.tcp_port);
     sfu.public_ip = config.rtc.public_ip;
     sfu
 }

@@ -11,6 +11,8 @@ pub struct SfuConfig {
     pub bind_ip: IpAddr,
     /// The node's one UDP port, shared by every peer connection (0: any free port).
     pub udp_port: u16,
+    /// The node's one TCP port for ICE over TCP (`None`: off; 0: any free port).
+    pub tcp_port: Option<u16>,
     /// Public address to announce instead of `bind_ip` behind 1:1 NAT.
     pub public_ip: Option<IpAddr>,
     /// Packets queued per subscriber before new ones are dropped (a slow subscriber never
@@ -30,6 +32,7 @@ impl SfuConfig {
         Self {
             bind_ip,
             udp_port,
+            tcp_port: None,
             public_ip: None,
             subscriber_queue: 128,
             keyframe_interval: Duration::from_millis(500),

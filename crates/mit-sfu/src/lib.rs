@@ -38,13 +38,13 @@ pub use rtc::rtp::Packet as RtpPacket;
 pub use rtc::rtp_transceiver::rtp_sender::RtpCodecKind as MediaKind;
 
 use crate::metrics::SfuMetrics;
-use crate::mux::UdpMux;
+use crate::mux::NodePorts;
 
 /// Why the media plane could not do something.
 #[derive(Debug, thiserror::Error)]
 pub enum SfuError {
-    /// The node's UDP port cannot be bound.
-    #[error("cannot bind the media UDP port {address}: {source}")]
+    /// The node's media ports cannot be bound.
+    #[error("cannot bind the media ports on {address}: {source}")]
     Bind {
         /// The address.
         address: std::net::SocketAddr,
@@ -58,10 +58,12 @@ pub enum SfuError {
 
 pub(crate) struct Shared {
     config: SfuConfig,
-    mux: Arc<UdpMux>,
-    /// The port peers are told to send to (the bound one; differs from `config.udp_port` when
-    /// that is 0).
+    ports: Arc<NodePorts>,
+    /// The UDP port peers are told to send to (the bound one; differs from `config.udp_port`
+    /// when that is 0).
     udp_port: u16,
+    /// The TCP port peers may connect to instead, with ICE over TCP on.
+    tcp_port: Option<u16>,
     metrics: Arc<SfuMetrics>,
 }
 
@@ -75,14 +77,21 @@ impl Sfu {
     /// A media plane configured by `config`, on its UDP port (bound here; needs a tokio runtime).
     pub fn new(config: SfuConfig) -> Result<Self, SfuError> {
         let address = std::net::SocketAddr::new(config.bind_ip, config.udp_port);
-        let mux = UdpMux::bind(address).map_err(|source| SfuError::Bind { address, source })?;
-        let udp_port = mux.local_addr().map_err(|source| SfuError::Bind { address, source })?.port();
-        Ok(Self { shared: Arc::new(Shared { config, mux, udp_port, metrics: Arc::new(SfuMetrics::new()) }) })
+        let tcp = config.tcp_port.map(|port| std::net::SocketAddr::new(config.bind_ip, port));
+        let ports = NodePorts::bind(address, tcp).map_err(|source| SfuError::Bind { address, source })?;
+        let udp_port = ports.udp_addr().map_err(|source| SfuError::Bind { address, source })?.port();
+        let tcp_port = ports.tcp_addr().map(|bound| bound.port());
+        Ok(Self { shared: Arc::new(Shared { config, ports, udp_port, tcp_port, metrics: Arc::new(SfuMetrics::new()) }) })
     }
 
     /// The UDP address every participant's media goes through.
     pub fn udp_addr(&self) -> std::net::SocketAddr {
         std::net::SocketAddr::new(self.shared.config.bind_ip, self.shared.udp_port)
+    }
+
+    /// The TCP address for ICE over TCP, when on.
+    pub fn tcp_addr(&self) -> Option<std::net::SocketAddr> {
+        self.shared.tcp_port.map(|port| std::net::SocketAddr::new(self.shared.config.bind_ip, port))
     }
 
     /// A media room for `meeting`, reporting publications to `observer`.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use mit_client::types::{self, RecordingKind, RecordingStatus};
 use mit_tests::media::{MediaClient, send_synthetic};
+use mit_tests::netns::UdpBlocked;
 use mit_tests::recordings::{fetch, opusinfo, read_ivf, read_ogg_opus, settled};
 use mit_tests::room::RoomClient;
 use mit_tests::{TestApp, TestUser};
@@ -23,9 +24,10 @@ fn page() -> Html<&'static str> {
     Html(include_str!("../../browser/page.html"))
 }
 
-/// Serves the test page on a port of its own (another origin than the API, as in production).
-async fn serve_page() -> String {
-    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("a port for the page");
+/// Serves the test page on a port of its own on `ip` (another origin than the API, as in
+/// production).
+async fn serve_page(ip: &str) -> String {
+    let acceptor = TcpListener::bind(format!("{ip}:0")).into_acceptor().await.expect("a port for the page");
     let address = acceptor.local_addr().into_iter().find_map(|a| a.as_socket_addr().copied()).expect("an address");
     tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(Route::new().at("/", get(page))));
     format!("http://{address}")
@@ -39,8 +41,9 @@ struct Browser {
 }
 
 impl Browser {
-    /// Opens the page; `late` joins as a listener that turns its microphone on later.
-    fn open(page_origin: &str, app: &TestApp, user: &TestUser, meeting: uuid::Uuid, late: bool) -> Self {
+    /// Opens the page; `late` joins as a listener that turns its microphone on later. The
+    /// browser runs in `namespace` when given.
+    fn open(page_origin: &str, app: &TestApp, user: &TestUser, meeting: uuid::Uuid, late: bool, namespace: Option<&UdpBlocked>) -> Self {
         let url = format!(
             "{page_origin}/?api={}&email={}&password={}&meeting={meeting}&late={}",
             app.base_url,
@@ -48,7 +51,11 @@ impl Browser {
             user.password.replace(' ', "%20"),
             u8::from(late)
         );
-        let mut driver = tokio::process::Command::new("node")
+        let mut node = match namespace {
+            Some(namespace) => namespace.command("node"),
+            None => tokio::process::Command::new("node"),
+        };
+        let mut driver = node
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/browser/driver.cjs"))
             .arg(&url)
             .arg("50")
@@ -90,8 +97,13 @@ struct Call {
 
 impl Call {
     async fn start() -> Self {
-        let page_origin = serve_page().await;
-        let app = TestApp::spawn_with(&[("CORS_ORIGINS", &page_origin)]).await;
+        Self::start_on("127.0.0.1").await
+    }
+
+    /// The call with the server and the page on `ip`.
+    async fn start_on(ip: &str) -> Self {
+        let page_origin = serve_page(ip).await;
+        let app = TestApp::spawn_with(&[("CORS_ORIGINS", &page_origin), ("HOST", ip)]).await;
         let (host, browser_user) = (app.register("Host").await, app.register("Browser").await);
         let m = meeting(&host, "Browser call", &[&browser_user]).await;
         host.client.start_meeting().meeting_id(m.id).send().await.expect("start");
@@ -109,7 +121,7 @@ impl Call {
 #[tokio::test(flavor = "multi_thread")]
 async fn chromium_publishes_to_and_hears_a_webrtc_rs_participant() {
     let Call { page_origin, app, host, browser_user, m, host_room, speaking } = Call::start().await;
-    let browser = Browser::open(&page_origin, &app, &browser_user, m.id, false);
+    let browser = Browser::open(&page_origin, &app, &browser_user, m.id, false, None);
     let camera = format!("{}:camera", browser_user.id);
     let voice = format!("{}:microphone", browser_user.id);
     let (heard_voice, saw_camera) = tokio::join!(
@@ -144,7 +156,7 @@ async fn chromium_publishes_to_and_hears_a_webrtc_rs_participant() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_chromium_listener_who_turns_the_microphone_on_is_heard() {
     let Call { page_origin, app, host, browser_user, m, host_room, speaking } = Call::start().await;
-    let browser = Browser::open(&page_origin, &app, &browser_user, m.id, true);
+    let browser = Browser::open(&page_origin, &app, &browser_user, m.id, true, None);
     let voice = format!("{}:microphone", browser_user.id);
     let heard = host_room.media().wait_for_packets(&voice, 50, Duration::from_secs(40)).await;
     let state = browser.finish().await;
@@ -156,4 +168,23 @@ async fn a_chromium_listener_who_turns_the_microphone_on_is_heard() {
     let tracks = state["trackEvents"].as_array().expect("trackEvents").clone();
     let publisher = json!({"stream": format!("{}:microphone", host.id), "kind": "audio"});
     assert!(!tracks.is_empty() && tracks.iter().all(|t| *t == publisher), "every ontrack has a publisher behind it: {tracks:?}");
+}
+
+/// Chromium in a network namespace that drops every UDP packet: it reaches the server only over
+/// TCP, on the node's one TCP port (ICE over TCP, RFC 6544), and still sends and receives media.
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_with_udp_blocked_meets_over_ice_tcp() {
+    let namespace = UdpBlocked::create();
+    let host_ip = namespace.host_ip.to_string();
+    let Call { page_origin, app, host, browser_user, m, host_room, speaking } = Call::start_on(&host_ip).await;
+    let browser = Browser::open(&page_origin, &app, &browser_user, m.id, false, Some(&namespace));
+    let voice = format!("{}:microphone", browser_user.id);
+    let heard = host_room.media().wait_for_packets(&voice, 50, Duration::from_secs(40)).await;
+    let state = browser.finish().await;
+    speaking.abort();
+    assert_eq!(state["transport"], "tcp", "the browser's media went over TCP: {state}");
+    assert!(state["inboundAudioPackets"].as_u64().unwrap_or(0) >= 50, "the browser hears the host over TCP: {state}");
+    assert!(heard >= 50, "the host hears the browser over TCP ({heard} packets): {state}");
+    let publisher = json!({"stream": format!("{}:microphone", host.id), "kind": "audio"});
+    assert_eq!(state["trackEvents"], json!([publisher]), "{state}");
 }

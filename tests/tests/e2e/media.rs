@@ -396,9 +396,10 @@ fn free_udp_port() -> u16 {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn every_participant_is_told_the_one_udp_port_on_the_public_address() {
-    let port = free_udp_port().to_string();
-    let app = TestApp::spawn_with(&[("RTC_UDP_PORT", &port), ("RTC_PUBLIC_IP", "192.0.2.10")]).await;
+async fn every_participant_is_told_the_nodes_two_ports_on_the_public_address() {
+    let udp = free_udp_port().to_string();
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free TCP port").port().to_string();
+    let app = TestApp::spawn_with(&[("RTC_UDP_PORT", &udp), ("RTC_TCP_PORT", &tcp), ("RTC_PUBLIC_IP", "192.0.2.10")]).await;
     let (host, guest) = (app.register("Host").await, app.register("Guest").await);
     let m = running(&host, &[&guest]).await;
     for user in [&host, &guest] {
@@ -406,15 +407,20 @@ async fn every_participant_is_told_the_one_udp_port_on_the_public_address() {
         let mut room = RoomClient::join_with_media(user, m.id, media.clone()).await;
         room.expect("room-info").await;
         room.negotiate().await;
+        let mut seen = Vec::new();
         for candidate in server_candidates(&media).await {
             let fields: Vec<&str> = candidate.split_whitespace().collect();
-            assert_eq!(
-                (fields[4], fields[5]),
-                ("192.0.2.10", port.as_str()),
-                "{}: the node's port on the public address: {candidate}",
-                user.name
-            );
+            assert_eq!(fields[4], "192.0.2.10", "{}: the public address: {candidate}", user.name);
+            let kind = match (fields[2].to_ascii_lowercase().as_str(), candidate.contains("tcptype active")) {
+                ("udp", _) => ("udp", udp.as_str()),
+                ("tcp", false) => ("tcp passive", tcp.as_str()),
+                // An active candidate has no port to connect to (RFC 6544: the discard port).
+                _ => ("tcp active", "9"),
+            };
+            assert_eq!(fields[5], kind.1, "{}: the node's {} port: {candidate}", user.name, kind.0);
+            seen.push(kind.0);
         }
+        assert!(seen.contains(&"udp") && seen.contains(&"tcp passive"), "{}: {seen:?}", user.name);
     }
 }
 

@@ -40,6 +40,7 @@ impl ReleaseServer {
             .env("JWT_SECRET_KEY", "bench-secret-0123456789abcdef0123456789abcdef")
             .env("PORT", port.to_string())
             .env("RTC_UDP_PORT", "0")
+            .env("RTC_TCP_PORT", "0")
             .env("RATE_LIMIT_REQUESTS", "0")
             .env("RECORDING_PATH", scratch_dir("bench-recordings"))
             .env("RUST_LOG", "warn")

@@ -1,14 +1,16 @@
-//! One UDP port for every peer connection of the node. webrtc-rs 0.21 binds a socket per
-//! connection; through its `Runtime` seam ([`runtime::MuxRuntime`]) each connection is given a
-//! [`PeerSocket`] instead, and one task receives everything on the node's port and hands each
-//! datagram to its connection ([`routes::Routes`]). Each connection's ICE credentials are chosen
-//! here, so the port knows every username fragment before the first check arrives.
+//! One UDP port (and one TCP port for ICE over TCP, [`tcp`]) for every peer connection of the
+//! node. webrtc-rs 0.21 binds sockets per connection; through its `Runtime` seam
+//! ([`runtime::MuxRuntime`]) each connection is given a [`PeerSocket`] instead, and one task
+//! receives everything on the node's UDP port and hands each datagram to its connection
+//! ([`routes::Routes`]). Each connection's ICE credentials are chosen here, so the ports know
+//! every username fragment before the first check arrives.
 //!
 //! The receive task owns the routing table (no lock on the per-packet path) and reads into one
 //! growing buffer that datagrams are split off (an allocation per buffer, not per packet).
 
 pub mod routes;
 pub mod runtime;
+pub mod tcp;
 
 use std::collections::HashMap;
 use std::io::{self, IoSliceMut};
@@ -43,28 +45,44 @@ enum Control {
     Remove(Slot),
 }
 
-/// The node's UDP port.
-pub struct UdpMux {
+/// The node's media ports.
+pub struct NodePorts {
     socket: Arc<UdpSocket>,
     control: mpsc::UnboundedSender<Control>,
+    tcp: Option<(SocketAddr, mpsc::UnboundedSender<tcp::Control>)>,
     next_slot: AtomicU64,
 }
 
-impl UdpMux {
-    /// Binds `address` (port 0 picks one) and starts receiving.
-    pub fn bind(address: SocketAddr) -> io::Result<Arc<Self>> {
-        let socket = std::net::UdpSocket::bind(address)?;
+impl NodePorts {
+    /// Binds `udp`, and `tcp` when given (port 0 picks one), and starts receiving.
+    pub fn bind(udp: SocketAddr, tcp: Option<SocketAddr>) -> io::Result<Arc<Self>> {
+        let socket = std::net::UdpSocket::bind(udp)?;
         socket.set_nonblocking(true)?;
         let socket = Arc::new(UdpSocket::from_std(socket)?);
         let crypto = rtc::crypto::default_provider().map_err(|e| io::Error::other(e.to_string()))?;
         let (control, commands) = mpsc::unbounded_channel();
-        tokio::spawn(receive(socket.clone(), Routes::new(crypto), commands));
-        Ok(Arc::new(Self { socket, control, next_slot: AtomicU64::new(1) }))
+        tokio::spawn(receive(socket.clone(), Routes::new(crypto.clone()), commands));
+        let tcp = match tcp {
+            Some(address) => {
+                let listener = std::net::TcpListener::bind(address)?;
+                listener.set_nonblocking(true)?;
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                let bound = listener.local_addr()?;
+                Some((bound, tcp::start(listener, Routes::new(crypto))))
+            }
+            None => None,
+        };
+        Ok(Arc::new(Self { socket, control, tcp, next_slot: AtomicU64::new(1) }))
     }
 
-    /// The bound address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+    /// The bound UDP address.
+    pub fn udp_addr(&self) -> io::Result<SocketAddr> {
         self.socket.local_addr()
+    }
+
+    /// The bound TCP address, if ICE over TCP is on.
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        self.tcp.as_ref().map(|(address, _)| *address)
     }
 
     /// A socket for one new connection, with the ICE credentials it must use.
@@ -73,14 +91,22 @@ impl UdpMux {
         let (ufrag, password) = (random_text(16), random_text(32));
         let (inbox_tx, inbox) = mpsc::channel(INBOX);
         let _ = self.control.send(Control::Add { slot, ufrag: ufrag.clone(), password: password.clone(), inbox: inbox_tx });
+        let tcp_inbox = self.tcp.as_ref().map(|(_, control)| {
+            let (accepted_tx, accepted) = mpsc::channel(8);
+            let _ = control.send(tcp::Control::Add { slot, ufrag: ufrag.clone(), password: password.clone(), inbox: accepted_tx });
+            accepted
+        });
         Arc::new(PeerSocket {
             slot,
             ufrag,
             password,
             socket: self.socket.clone(),
             control: self.control.clone(),
+            tcp_control: self.tcp.as_ref().map(|(_, control)| control.clone()),
             inbox: Mutex::new(inbox),
+            tcp_inbox: Mutex::new(tcp_inbox),
             internal: Mutex::new(None),
+            internal_tcp: Mutex::new(None),
         })
     }
 }
@@ -169,10 +195,15 @@ pub struct PeerSocket {
     pub password: String,
     socket: Arc<UdpSocket>,
     control: mpsc::UnboundedSender<Control>,
+    tcp_control: Option<mpsc::UnboundedSender<tcp::Control>>,
     inbox: Mutex<mpsc::Receiver<Datagram>>,
+    /// Connections for this peer on the TCP port, until its listener takes them.
+    tcp_inbox: Mutex<Option<mpsc::Receiver<tcp::Accepted>>>,
     /// The address webrtc-rs bound for this connection and believes it sends from (its host
     /// candidate names it; the SFU announces the node's port instead).
     internal: Mutex<Option<SocketAddr>>,
+    /// The same for its TCP listener.
+    internal_tcp: Mutex<Option<SocketAddr>>,
 }
 
 impl PeerSocket {
@@ -184,11 +215,27 @@ impl PeerSocket {
     fn set_internal_addr(&self, address: SocketAddr) {
         *self.internal.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(address);
     }
+
+    /// The address webrtc-rs put in this connection's passive TCP candidate.
+    pub fn internal_tcp_addr(&self) -> Option<SocketAddr> {
+        *self.internal_tcp.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// This connection's listener on the node's TCP port, named `internal` inside webrtc-rs;
+    /// `None` without ICE over TCP, or once taken.
+    fn take_tcp_listener(&self, internal: SocketAddr) -> Option<tcp::PeerListener> {
+        let inbox = self.tcp_inbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()?;
+        *self.internal_tcp.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(internal);
+        Some(tcp::PeerListener::new(inbox, internal))
+    }
 }
 
 impl Drop for PeerSocket {
     fn drop(&mut self) {
         let _ = self.control.send(Control::Remove(self.slot));
+        if let Some(control) = &self.tcp_control {
+            let _ = control.send(tcp::Control::Remove(self.slot));
+        }
     }
 }
 

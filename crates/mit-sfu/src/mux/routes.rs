@@ -96,8 +96,12 @@ impl Routes {
         }
     }
 
-    /// The slot a binding request is for, if its integrity verifies.
-    fn check(&self, data: &[u8]) -> Result<Slot, DropReason> {
+    /// The slot a binding request is for, if it is one and its integrity verifies (the first
+    /// frame of an ICE-TCP connection is routed by this alone).
+    pub fn check(&self, data: &[u8]) -> Result<Slot, DropReason> {
+        if !is_binding_request(data) {
+            return Err(DropReason::UnknownSource);
+        }
         let mut message = Message::new();
         message.unmarshal_binary(data).map_err(|_| DropReason::UnknownUfrag)?;
         let username = TextAttribute::get_from_as(&message, ATTR_USERNAME).map_err(|_| DropReason::UnknownUfrag)?;

@@ -1,7 +1,7 @@
-//! The webrtc-rs runtime of one connection: tokio for everything, except that the UDP socket
-//! webrtc-rs binds for the connection is swapped for its [`PeerSocket`] on the node's port. The
-//! socket webrtc-rs bound (on an ephemeral port of the bind address) is closed at once; its
-//! address only names the connection's host candidate inside webrtc-rs.
+//! The webrtc-rs runtime of one connection: tokio for everything, except that the UDP socket and
+//! TCP listener webrtc-rs binds for the connection are swapped for its [`PeerSocket`] and its
+//! listener on the node's ports. What webrtc-rs bound (ephemeral ports of the bind address) is
+//! closed at once; those addresses only name the connection's host candidates inside webrtc-rs.
 
 use std::future::Future;
 use std::io;
@@ -42,11 +42,15 @@ impl Runtime for MuxRuntime {
     }
 
     fn wrap_tcp_listener(&self, listener: std::net::TcpListener) -> io::Result<Arc<dyn AsyncTcpListener>> {
-        TokioRuntime.wrap_tcp_listener(listener)
+        match self.socket.take_tcp_listener(listener.local_addr()?) {
+            Some(shared) => Ok(Arc::new(shared)),
+            None => Err(io::Error::new(io::ErrorKind::Unsupported, "ICE over TCP is off, or this connection's listener exists")),
+        }
     }
 
-    fn connect_tcp<'a>(&'a self, remote: SocketAddr) -> Pin<Box<dyn Future<Output = io::Result<Arc<dyn AsyncTcpStream>>> + Send + 'a>> {
-        TokioRuntime.connect_tcp(remote)
+    fn connect_tcp<'a>(&'a self, _remote: SocketAddr) -> Pin<Box<dyn Future<Output = io::Result<Arc<dyn AsyncTcpStream>>> + Send + 'a>> {
+        // The server is only the passive end of ICE over TCP: clients connect to its TCP port.
+        Box::pin(std::future::ready(Err(io::Error::new(io::ErrorKind::Unsupported, "the server never dials out over TCP"))))
     }
 
     fn resolve_host<'a>(&'a self, host: &'a str) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'a>> {

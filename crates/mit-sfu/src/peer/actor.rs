@@ -179,8 +179,9 @@ impl Actor {
         if self.described {
             let announced = match self.announcement() {
                 Some(announcement) => crate::announce::announce_candidate(&candidate.candidate, &announcement),
-                None => candidate.candidate,
+                None => Some(candidate.candidate),
             };
+            let Some(announced) = announced else { return };
             self.emit(PeerEvent::Candidate(IceCandidate {
                 candidate: announced,
                 sdp_mid: candidate.sdp_mid.filter(|mid| !mid.is_empty()),
@@ -283,7 +284,9 @@ impl Actor {
         let internal = self.socket.internal_addr()?;
         let config = &self.shared.config;
         let ip = config.public_ip.unwrap_or(config.bind_ip);
-        Some(crate::announce::Announcement { internal, announced: std::net::SocketAddr::new(ip, self.shared.udp_port) })
+        let tcp =
+            self.socket.internal_tcp_addr().zip(self.shared.tcp_port).map(|(inside, port)| (inside, std::net::SocketAddr::new(ip, port)));
+        Some(crate::announce::Announcement { internal, announced: std::net::SocketAddr::new(ip, self.shared.udp_port), tcp })
     }
 
     async fn wait_for_candidates(&mut self) {

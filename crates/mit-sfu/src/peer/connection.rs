@@ -64,11 +64,13 @@ pub async fn build(
         .map_err(|e| SfuError::Build(e.to_string()))?
         .with(Slot::from(SLOT), KeyframeRequestForwarder::default());
     let config = &shared.config;
-    let socket = shared.mux.peer();
+    let socket = shared.ports.peer();
     let settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
         .with_ice_timeouts(Some(config.ice_disconnected_timeout), Some(config.ice_failed_timeout), Some(std::time::Duration::from_secs(2)))
         .with_ice_credentials(socket.ufrag.clone(), socket.password.clone());
+    let bind = socket_ip(config.bind_ip);
+    let tcp_addrs = if shared.tcp_port.is_some() { vec![format!("{bind}:0")] } else { Vec::new() };
     let connection = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())
         .with_media_engine(engine)
@@ -78,7 +80,8 @@ pub async fn build(
         .with_runtime(Arc::new(MuxRuntime::new(socket.clone())))
         // webrtc-rs binds this (an ephemeral port, closed again by the runtime) to name its host
         // candidate; the media goes through the node's port.
-        .with_udp_addrs(vec![format!("{}:0", socket_ip(config.bind_ip))])
+        .with_udp_addrs(vec![format!("{bind}:0")])
+        .with_tcp_addrs(tcp_addrs)
         .build()
         .await
         .map_err(|e| SfuError::Build(e.to_string()))?;

@@ -1,0 +1,208 @@
+//! ICE over TCP (passive, RFC 6544, frames as in RFC 4571) on the node's one TCP port, for
+//! clients whose network blocks UDP. A client's connection is routed by its first frame, which
+//! must be a STUN binding request that verifies with a connection's ICE credentials; the frame is
+//! then replayed to that connection's webrtc-rs listener, which does the framing from there on.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use webrtc::runtime::{AsyncTcpListener, AsyncTcpStream};
+
+use super::routes::{Routes, Slot};
+
+/// How long a new connection may take to send its first frame.
+const FIRST_FRAME_WAIT: Duration = Duration::from_secs(5);
+/// The largest first frame read (a STUN binding request is far smaller).
+const MAX_FIRST_FRAME: usize = 1500;
+
+/// An accepted connection on its way to its peer connection.
+#[derive(Debug)]
+pub(super) struct Accepted {
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    /// The bytes read to route it (the first frame, with its length).
+    prefix: Bytes,
+}
+
+pub(super) enum Control {
+    Add { slot: Slot, ufrag: String, password: String, inbox: mpsc::Sender<Accepted> },
+    Remove(Slot),
+}
+
+/// Starts accepting on `listener`; peer connections are added and removed through the returned
+/// sender.
+pub(super) fn start(listener: TcpListener, routes: Routes) -> mpsc::UnboundedSender<Control> {
+    let (control, commands) = mpsc::unbounded_channel();
+    let (arrived_tx, arrived) = mpsc::channel(256);
+    tokio::spawn(accept(listener, arrived_tx));
+    tokio::spawn(route(routes, commands, arrived));
+    control
+}
+
+async fn accept(listener: TcpListener, arrived: mpsc::Sender<Accepted>) {
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else { continue };
+        let arrived = arrived.clone();
+        tokio::spawn(async move {
+            if let Ok(Ok(accepted)) = tokio::time::timeout(FIRST_FRAME_WAIT, first_frame(stream, peer)).await {
+                let _ = arrived.send(accepted).await;
+            }
+        });
+    }
+}
+
+/// Reads the RFC 4571 length and the frame it announces.
+async fn first_frame(mut stream: tokio::net::TcpStream, peer: SocketAddr) -> io::Result<Accepted> {
+    let mut header = [0u8; 2];
+    stream.read_exact(&mut header).await?;
+    let length = usize::from(u16::from_be_bytes(header));
+    if length > MAX_FIRST_FRAME {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "first frame too large"));
+    }
+    let mut prefix = vec![0u8; 2 + length];
+    prefix[..2].copy_from_slice(&header);
+    stream.read_exact(&mut prefix[2..]).await?;
+    Ok(Accepted { stream, peer, prefix: Bytes::from(prefix) })
+}
+
+async fn route(mut routes: Routes, mut control: mpsc::UnboundedReceiver<Control>, mut arrived: mpsc::Receiver<Accepted>) {
+    let refused = metrics::counter!("sfu_tcp_connections_refused_total");
+    let mut inboxes: HashMap<Slot, mpsc::Sender<Accepted>> = HashMap::new();
+    loop {
+        tokio::select! {
+            command = control.recv() => match command {
+                Some(Control::Add { slot, ufrag, password, inbox }) => {
+                    routes.add(slot, ufrag, password);
+                    inboxes.insert(slot, inbox);
+                }
+                Some(Control::Remove(slot)) => {
+                    routes.remove(slot);
+                    inboxes.remove(&slot);
+                }
+                None => return,
+            },
+            Some(accepted) = arrived.recv() => {
+                let slot = routes.check(&accepted.prefix[2..]).ok();
+                let delivered = slot.and_then(|slot| inboxes.get(&slot)).is_some_and(|inbox| inbox.try_send(accepted).is_ok());
+                if !delivered {
+                    refused.increment(1);
+                }
+            }
+        }
+    }
+}
+
+/// One peer connection's listener on the node's TCP port.
+#[derive(Debug)]
+pub struct PeerListener {
+    inbox: Mutex<mpsc::Receiver<Accepted>>,
+    /// The address webrtc-rs bound (and names its candidate after).
+    internal: SocketAddr,
+}
+
+impl PeerListener {
+    pub(super) fn new(inbox: mpsc::Receiver<Accepted>, internal: SocketAddr) -> Self {
+        Self { inbox: Mutex::new(inbox), internal }
+    }
+}
+
+impl AsyncTcpListener for PeerListener {
+    fn accept<'a>(&'a self) -> Pin<Box<dyn Future<Output = io::Result<(Arc<dyn AsyncTcpStream>, SocketAddr)>> + Send + 'a>> {
+        Box::pin(async move {
+            // The lock is taken only while polling, never across a wait.
+            let accepted =
+                std::future::poll_fn(|cx| self.inbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner).poll_recv(cx)).await;
+            let Some(accepted) = accepted else {
+                return Err(io::Error::new(io::ErrorKind::NotConnected, "the node's TCP port closed"));
+            };
+            let peer = accepted.peer;
+            let stream = PrefixedStream::new(accepted, self.internal);
+            Ok((Arc::new(stream) as Arc<dyn AsyncTcpStream>, peer))
+        })
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.internal)
+    }
+}
+
+/// An accepted stream that first yields the bytes read to route it.
+#[derive(Debug)]
+struct PrefixedStream {
+    prefix: Mutex<Bytes>,
+    read_half: tokio::net::tcp::OwnedReadHalf,
+    write_half: tokio::net::tcp::OwnedWriteHalf,
+    local: SocketAddr,
+    peer: SocketAddr,
+}
+
+impl PrefixedStream {
+    fn new(accepted: Accepted, local: SocketAddr) -> Self {
+        let (read_half, write_half) = accepted.stream.into_split();
+        Self { prefix: Mutex::new(accepted.prefix), read_half, write_half, local, peer: accepted.peer }
+    }
+
+    /// Copies what is left of the prefix into `buf`; 0 once it is used up.
+    fn take_prefix(&self, buf: &mut [u8]) -> usize {
+        let mut prefix = self.prefix.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let length = prefix.len().min(buf.len());
+        buf[..length].copy_from_slice(&prefix.split_to(length));
+        length
+    }
+}
+
+impl AsyncTcpStream for PrefixedStream {
+    fn read<'a, 'b>(&'a self, buf: &'b mut [u8]) -> Pin<Box<dyn Future<Output = io::Result<usize>> + Send + 'b>>
+    where
+        'a: 'b,
+    {
+        Box::pin(async move {
+            let from_prefix = self.take_prefix(buf);
+            if from_prefix > 0 {
+                return Ok(from_prefix);
+            }
+            loop {
+                self.read_half.readable().await?;
+                match self.read_half.try_read(buf) {
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+                    other => return other,
+                }
+            }
+        })
+    }
+
+    fn write_all<'a, 'b>(&'a self, buf: &'b [u8]) -> Pin<Box<dyn Future<Output = io::Result<()>> + Send + 'b>>
+    where
+        'a: 'b,
+    {
+        Box::pin(async move {
+            let mut remaining = buf;
+            while !remaining.is_empty() {
+                self.write_half.writable().await?;
+                match self.write_half.try_write(remaining) {
+                    Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "the client stopped reading")),
+                    Ok(written) => remaining = &remaining[written..],
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(error) => return Err(error),
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.local)
+    }
+
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.peer)
+    }
+}
