@@ -93,11 +93,17 @@ async fn main() {
     for i in 1..args.publishers + args.subscribers {
         others.push(TestUser::register_at(&args.base_url, &format!("Bench {i}")).await);
     }
+    // A meeting is created with at most 100 participants; the rest are invited one by one.
+    let (first, rest) = others.split_at(others.len().min(100));
     let body = types::CreateMeetingRequest::builder()
         .title("SFU benchmark")
-        .participant_ids(Some(others.iter().map(|u| u.id).collect()))
+        .participant_ids(Some(first.iter().map(|u| u.id).collect()))
         .auto_record(Some(false));
     let meeting = host.client.create_meeting().body(body).send().await.expect("meeting").into_inner();
+    for user in rest {
+        let invite = types::AddParticipantRequest::builder().user_id(user.id);
+        host.client.add_participant().meeting_id(meeting.id).body(invite).send().await.expect("invite");
+    }
     host.client.start_meeting().meeting_id(meeting.id).send().await.expect("start");
     if args.record {
         host.client.start_recording().meeting_id(meeting.id).send().await.expect("recording");
