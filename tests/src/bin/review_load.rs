@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use mit_client::types;
 use mit_tests::TestUser;
 use mit_tests::events::EventsClient;
+use mit_tests::load::{cpu_seconds, machine_busy_seconds, percentile};
 use mit_tests::room::RoomClient;
 use serde_json::json;
 use uuid::Uuid;
@@ -60,29 +61,6 @@ impl XorShift {
 struct Samples {
     latencies: BTreeMap<&'static str, Vec<u64>>,
     conflicts: BTreeMap<&'static str, u64>,
-}
-
-/// CPU seconds (user + system) of process `pid` so far.
-fn cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// Busy CPU seconds of the whole machine so far (every core; `/proc/stat`).
-fn machine_busy_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let fields: Vec<f64> = stat.lines().next().unwrap_or_default().split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
-    let idle = fields.get(3).copied().unwrap_or(0.0) + fields.get(4).copied().unwrap_or(0.0);
-    (fields.iter().sum::<f64>() - idle) / 100.0
-}
-
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 /// A completed meeting every reviewer attended, with its review submitted.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use mit_client::types;
 use mit_tests::TestUser;
+use mit_tests::load::{cpu_seconds, percentile};
 use mit_tests::media::{MediaClient, Outgoing, send_stamped};
 use mit_tests::room::RoomClient;
 use serde_json::json;
@@ -43,15 +44,6 @@ fn args() -> Args {
     args
 }
 
-/// The server's user+system CPU seconds so far.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-    let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
-    ticks / 100.0
-}
-
 /// Bytes the server has had written to storage (`/proc/<pid>/io`), which the recorder's fsync
 /// every second keeps close to what it wrote.
 fn disk_write_bytes(pid: u32) -> u64 {
@@ -68,13 +60,6 @@ fn rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
-}
-
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 async fn connect(user: &TestUser, meeting: uuid::Uuid, media: Arc<MediaClient>) -> RoomClient {
@@ -137,7 +122,7 @@ async fn main() {
             .spawn()
             .ok()
     });
-    let cpu_before = cpu_seconds(args.server_pid);
+    let cpu_before = cpu_seconds(&args.server_pid.to_string());
     let disk_before = disk_write_bytes(args.server_pid);
     let started = Instant::now();
     let senders: Vec<_> =
@@ -148,7 +133,7 @@ async fn main() {
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let elapsed = started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds(args.server_pid) - cpu_before;
+    let cpu = cpu_seconds(&args.server_pid.to_string()) - cpu_before;
     let disk = disk_write_bytes(args.server_pid).saturating_sub(disk_before);
     let peak_rss = rss_kib(args.server_pid);
     if let Some(mut profiler) = profiler {

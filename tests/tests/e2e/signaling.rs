@@ -6,7 +6,7 @@ use std::time::Duration;
 use jsonwebtoken::{EncodingKey, Header};
 use mit_client::types;
 use mit_tests::room::RoomClient;
-use mit_tests::{TEST_JWT_SECRET, TestApp, TestUser};
+use mit_tests::{TEST_JWT_SECRET, TestApp, TestUser, eventually};
 use serde_json::json;
 
 use crate::meetings::meeting;
@@ -88,8 +88,12 @@ async fn presence_media_state_and_leaving_are_announced() {
         (joined["participant"]["user_id"].as_str(), joined["participant"]["name"].as_str()),
         (Some(guest.id.to_string().as_str()), Some("Guest"))
     );
-    let listed = host.client.list_participants().meeting_id(m.id).send().await.expect("list").into_inner();
-    assert!(listed.items.iter().all(|p| p.in_room), "both are in the room: {listed:?}");
+    // Presence is stored by the room's reporting task, just after the messages went out.
+    eventually(Duration::from_secs(5), "both listed as in the room", || async {
+        let listed = host.client.list_participants().meeting_id(m.id).send().await.expect("list").into_inner();
+        listed.items.iter().all(|p| p.in_room).then_some(())
+    })
+    .await;
 
     b.send(json!({"type": "media-state", "audio": true, "video": false}));
     let state = a.expect("media-state").await;

@@ -181,12 +181,7 @@ impl Directory {
     /// The room's owner, made `candidate` if it has none or its owner is gone.
     async fn owner_or_claim(&self, redis: &RedisLink, meeting: Uuid, candidate: &str) -> Result<String, LinkError> {
         let key = room_key(meeting);
-        let owner: Option<String> = redis
-            .run(|mut r| {
-                let key = key.clone();
-                async move { redis::cmd("GET").arg(key).query_async(&mut r).await }
-            })
-            .await?;
+        let owner = self.owner(redis, &key).await?;
         let dead = match owner {
             Some(owner) if owner == self.node.id || self.record_of(redis, &owner).await?.is_some() => return Ok(owner),
             Some(dead) => dead,
@@ -195,6 +190,12 @@ impl Directory {
         let mut invocation = self.claim.key(key);
         invocation.arg(candidate).arg(self.lease_ms()).arg(dead);
         redis.run(|mut r| async move { invocation.invoke_async(&mut r).await }).await
+    }
+
+    /// The node id the directory names for the room at `key`.
+    async fn owner(&self, redis: &RedisLink, key: &str) -> Result<Option<String>, LinkError> {
+        let key = key.to_string();
+        redis.run(|mut r| async move { redis::cmd("GET").arg(key).query_async(&mut r).await }).await
     }
 
     /// A node's registration, if it is live.
@@ -234,12 +235,7 @@ impl Directory {
     /// owner.
     async fn locate(&self, redis: &RedisLink, meeting: Uuid) -> Result<String, Miss> {
         let key = room_key(meeting);
-        let owner: Option<String> = redis
-            .run(|mut r| {
-                let key = key.clone();
-                async move { redis::cmd("GET").arg(key).query_async(&mut r).await }
-            })
-            .await?;
+        let owner = self.owner(redis, &key).await?;
         let mut dead = String::new();
         if let Some(owner) = owner {
             if let Some(record) = self.record_of(redis, &owner).await? {

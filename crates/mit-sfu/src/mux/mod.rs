@@ -40,16 +40,47 @@ struct Datagram {
     data: Bytes,
 }
 
-enum Control {
-    Add { slot: Slot, ufrag: String, password: String, inbox: mpsc::Sender<Datagram> },
+/// A connection joining or leaving a port's routing task; `T` is what the port hands it.
+enum Control<T> {
+    Add { slot: Slot, ufrag: String, password: String, inbox: mpsc::Sender<T> },
     Remove(Slot),
+}
+
+/// A routing task's table: who may check in, and where each one's traffic goes.
+struct Table<T> {
+    routes: Routes,
+    inboxes: HashMap<Slot, mpsc::Sender<T>>,
+}
+
+impl<T> Table<T> {
+    fn new(routes: Routes) -> Self {
+        Self { routes, inboxes: HashMap::new() }
+    }
+
+    fn apply(&mut self, control: Control<T>) {
+        match control {
+            Control::Add { slot, ufrag, password, inbox } => {
+                self.routes.add(slot, ufrag, password);
+                self.inboxes.insert(slot, inbox);
+            }
+            Control::Remove(slot) => {
+                self.routes.remove(slot);
+                self.inboxes.remove(&slot);
+            }
+        }
+    }
+
+    /// Queues `item` for `slot`; false if it is gone or behind.
+    fn deliver(&self, slot: Slot, item: T) -> bool {
+        self.inboxes.get(&slot).is_some_and(|inbox| inbox.try_send(item).is_ok())
+    }
 }
 
 /// The node's media ports.
 pub struct NodePorts {
     socket: Arc<UdpSocket>,
-    control: mpsc::UnboundedSender<Control>,
-    tcp: Option<(SocketAddr, mpsc::UnboundedSender<tcp::Control>)>,
+    control: mpsc::UnboundedSender<Control<Datagram>>,
+    tcp: Option<(SocketAddr, mpsc::UnboundedSender<Control<tcp::Accepted>>)>,
     next_slot: AtomicU64,
 }
 
@@ -61,14 +92,14 @@ impl NodePorts {
         let socket = Arc::new(UdpSocket::from_std(socket)?);
         let crypto = rtc::crypto::default_provider().map_err(|e| io::Error::other(e.to_string()))?;
         let (control, commands) = mpsc::unbounded_channel();
-        tokio::spawn(receive(socket.clone(), Routes::new(crypto.clone()), commands));
+        tokio::spawn(receive(socket.clone(), Table::new(Routes::new(crypto.clone())), commands));
         let tcp = match tcp {
             Some(address) => {
                 let listener = std::net::TcpListener::bind(address)?;
                 listener.set_nonblocking(true)?;
                 let listener = tokio::net::TcpListener::from_std(listener)?;
                 let bound = listener.local_addr()?;
-                Some((bound, tcp::start(listener, Routes::new(crypto))))
+                Some((bound, tcp::start(listener, Table::new(Routes::new(crypto)))))
             }
             None => None,
         };
@@ -93,7 +124,7 @@ impl NodePorts {
         let _ = self.control.send(Control::Add { slot, ufrag: ufrag.clone(), password: password.clone(), inbox: inbox_tx });
         let tcp_inbox = self.tcp.as_ref().map(|(_, control)| {
             let (accepted_tx, accepted) = mpsc::channel(8);
-            let _ = control.send(tcp::Control::Add { slot, ufrag: ufrag.clone(), password: password.clone(), inbox: accepted_tx });
+            let _ = control.send(Control::Add { slot, ufrag: ufrag.clone(), password: password.clone(), inbox: accepted_tx });
             accepted
         });
         Arc::new(PeerSocket {
@@ -148,9 +179,8 @@ impl Dropped {
 }
 
 /// Receives on the port until every handle is gone.
-async fn receive(socket: Arc<UdpSocket>, mut routes: Routes, mut control: mpsc::UnboundedReceiver<Control>) {
+async fn receive(socket: Arc<UdpSocket>, mut table: Table<Datagram>, mut control: mpsc::UnboundedReceiver<Control<Datagram>>) {
     let dropped = Dropped::new();
-    let mut inboxes: HashMap<Slot, mpsc::Sender<Datagram>> = HashMap::new();
     let mut buffer = BytesMut::with_capacity(BUFFER_CHUNK);
     loop {
         if buffer.capacity() < MAX_DATAGRAM {
@@ -158,23 +188,15 @@ async fn receive(socket: Arc<UdpSocket>, mut routes: Routes, mut control: mpsc::
         }
         tokio::select! {
             command = control.recv() => match command {
-                Some(Control::Add { slot, ufrag, password, inbox }) => {
-                    routes.add(slot, ufrag, password);
-                    inboxes.insert(slot, inbox);
-                }
-                Some(Control::Remove(slot)) => {
-                    routes.remove(slot);
-                    inboxes.remove(&slot);
-                }
+                Some(command) => table.apply(command),
                 None => return,
             },
             received = socket.recv_buf_from(&mut buffer) => {
                 let Ok((_, from)) = received else { continue };
                 let data = buffer.split().freeze();
-                match routes.route(from, &data) {
+                match table.routes.route(from, &data) {
                     Verdict::Deliver(slot) => {
-                        let delivered = inboxes.get(&slot).is_some_and(|inbox| inbox.try_send(Datagram { from, data }).is_ok());
-                        if !delivered {
+                        if !table.deliver(slot, Datagram { from, data }) {
                             dropped.connection_behind.increment(1);
                         }
                     }
@@ -194,8 +216,8 @@ pub struct PeerSocket {
     /// Its ICE password.
     pub password: String,
     socket: Arc<UdpSocket>,
-    control: mpsc::UnboundedSender<Control>,
-    tcp_control: Option<mpsc::UnboundedSender<tcp::Control>>,
+    control: mpsc::UnboundedSender<Control<Datagram>>,
+    tcp_control: Option<mpsc::UnboundedSender<Control<tcp::Accepted>>>,
     inbox: Mutex<mpsc::Receiver<Datagram>>,
     /// Connections for this peer on the TCP port, until its listener takes them.
     tcp_inbox: Mutex<Option<mpsc::Receiver<tcp::Accepted>>>,
@@ -234,7 +256,7 @@ impl Drop for PeerSocket {
     fn drop(&mut self) {
         let _ = self.control.send(Control::Remove(self.slot));
         if let Some(control) = &self.tcp_control {
-            let _ = control.send(tcp::Control::Remove(self.slot));
+            let _ = control.send(Control::Remove(self.slot));
         }
     }
 }

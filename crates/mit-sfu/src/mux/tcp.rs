@@ -3,7 +3,6 @@
 //! must be a STUN binding request that verifies with a connection's ICE credentials; the frame is
 //! then replayed to that connection's webrtc-rs listener, which does the framing from there on.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -16,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use webrtc::runtime::{AsyncTcpListener, AsyncTcpStream};
 
-use super::routes::{Routes, Slot};
+use super::{Control, Table};
 
 /// How long a new connection may take to send its first frame.
 const FIRST_FRAME_WAIT: Duration = Duration::from_secs(5);
@@ -32,18 +31,13 @@ pub(super) struct Accepted {
     prefix: Bytes,
 }
 
-pub(super) enum Control {
-    Add { slot: Slot, ufrag: String, password: String, inbox: mpsc::Sender<Accepted> },
-    Remove(Slot),
-}
-
 /// Starts accepting on `listener`; peer connections are added and removed through the returned
 /// sender.
-pub(super) fn start(listener: TcpListener, routes: Routes) -> mpsc::UnboundedSender<Control> {
+pub(super) fn start(listener: TcpListener, table: Table<Accepted>) -> mpsc::UnboundedSender<Control<Accepted>> {
     let (control, commands) = mpsc::unbounded_channel();
     let (arrived_tx, arrived) = mpsc::channel(256);
     tokio::spawn(accept(listener, arrived_tx));
-    tokio::spawn(route(routes, commands, arrived));
+    tokio::spawn(route(table, commands, arrived));
     control
 }
 
@@ -73,25 +67,19 @@ async fn first_frame(mut stream: tokio::net::TcpStream, peer: SocketAddr) -> io:
     Ok(Accepted { stream, peer, prefix: Bytes::from(prefix) })
 }
 
-async fn route(mut routes: Routes, mut control: mpsc::UnboundedReceiver<Control>, mut arrived: mpsc::Receiver<Accepted>) {
+async fn route(mut table: Table<Accepted>, mut control: mpsc::UnboundedReceiver<Control<Accepted>>, mut arrived: mpsc::Receiver<Accepted>) {
     let refused = metrics::counter!("sfu_tcp_connections_refused_total");
-    let mut inboxes: HashMap<Slot, mpsc::Sender<Accepted>> = HashMap::new();
     loop {
         tokio::select! {
             command = control.recv() => match command {
-                Some(Control::Add { slot, ufrag, password, inbox }) => {
-                    routes.add(slot, ufrag, password);
-                    inboxes.insert(slot, inbox);
-                }
-                Some(Control::Remove(slot)) => {
-                    routes.remove(slot);
-                    inboxes.remove(&slot);
-                }
+                Some(command) => table.apply(command),
                 None => return,
             },
             Some(accepted) = arrived.recv() => {
-                let slot = routes.check(&accepted.prefix[2..]).ok();
-                let delivered = slot.and_then(|slot| inboxes.get(&slot)).is_some_and(|inbox| inbox.try_send(accepted).is_ok());
+                let delivered = match table.routes.check(&accepted.prefix[2..]) {
+                    Ok(slot) => table.deliver(slot, accepted),
+                    Err(_) => false,
+                };
                 if !delivered {
                     refused.increment(1);
                 }
