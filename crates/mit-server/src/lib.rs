@@ -86,7 +86,7 @@ pub struct RunningServer {
     relay: Vec<JoinHandle<()>>,
     /// The heartbeat and the room command listener: stopped before the node leaves the
     /// directory, so nothing registers it again.
-    membership: Vec<JoinHandle<()>>,
+    membership: std::sync::Mutex<Vec<JoinHandle<()>>>,
     directory: Arc<Directory>,
     clustered: bool,
     drain_timeout: Duration,
@@ -136,7 +136,12 @@ impl RunningServer {
     }
 
     async fn leave_cluster(&self) {
-        self.membership.iter().for_each(JoinHandle::abort);
+        let tasks = std::mem::take(&mut *self.membership.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        for task in tasks {
+            task.abort();
+            // A beat already under way must end before withdrawing, or it would register again.
+            let _ = task.await;
+        }
         self.directory.withdraw().await;
     }
 }
@@ -211,7 +216,7 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
         rooms,
         uploads,
         relay,
-        membership,
+        membership: std::sync::Mutex::new(membership),
         directory,
         clustered: redis.is_some(),
         drain_timeout: config.drain_timeout,

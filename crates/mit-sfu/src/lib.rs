@@ -44,7 +44,7 @@ use crate::mux::NodePorts;
 #[derive(Debug, thiserror::Error)]
 pub enum SfuError {
     /// The node's media ports cannot be bound.
-    #[error("cannot bind the media ports on {address}: {source}")]
+    #[error("cannot bind the media ports (UDP {address}, and TCP when on): {source}")]
     Bind {
         /// The address.
         address: std::net::SocketAddr,

@@ -107,15 +107,21 @@ impl MeetingsApi for Mit {
     async fn join_meeting(&self, caller: &Caller, request: join_meeting::Request) -> ApiResult<join_meeting::Response> {
         let view = self.visible_meeting(request.meeting_id, caller.user_id).await?;
         let role = view.my_role.ok_or_else(|| DomainError::Forbidden("only participants may enter the meeting room".into()))?;
-        let meeting = match view.meeting.status {
-            MeetingStatus::InProgress => view.meeting,
-            MeetingStatus::Scheduled if role == ParticipantRole::Host => self.start_for_join(&view.meeting).await?,
+        match view.meeting.status {
+            MeetingStatus::InProgress => {}
+            MeetingStatus::Scheduled if role == ParticipantRole::Host => {}
             MeetingStatus::Scheduled => {
                 return Err(DomainError::conflict("meeting_not_started", "the host has not started the meeting yet").into());
             }
             MeetingStatus::Completed | MeetingStatus::Cancelled => {
                 return Err(DomainError::conflict("meeting_ended", "the meeting is over").into());
             }
+        }
+        // Placed before a host's join starts the meeting, so a join answered 503 changes nothing.
+        let node = self.ports.directory.place(view.meeting.id).await.map_err(|e| DomainError::Unavailable(e.to_string()))?;
+        let meeting = match view.meeting.status {
+            MeetingStatus::Scheduled => self.start_for_join(&view.meeting).await?,
+            _ => view.meeting,
         };
         if !self.ports.rooms.has_seat_for(meeting.id, caller.user_id).await {
             return Err(DomainError::Conflict {
@@ -125,7 +131,6 @@ impl MeetingsApi for Mit {
             }
             .into());
         }
-        let node = self.ports.directory.place(meeting.id).await.map_err(|e| DomainError::Unavailable(e.to_string()))?;
         let now = self.ports.clock.now();
         let token = self.keys.issue_room(caller.user_id, meeting.id, now)?;
         Ok(join_meeting::Response::Ok(Json(JoinMeetingResponse {

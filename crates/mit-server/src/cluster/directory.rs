@@ -78,8 +78,9 @@ pub struct Directory {
     rooms: Arc<RoomRegistry>,
     redis: Option<RedisLink>,
     lease: Duration,
-    /// Recent answers (meeting → signalling URL), read only while Redis is down: then nothing can
-    /// move a room, so they stay true for as long as they are kept.
+    /// Recent answers (meeting → signalling URL), read only while Redis cannot be asked. An answer
+    /// may have gone stale (the room moved since): the client then gets 4010 from the node it
+    /// names and asks again, and is answered 503 once the entry expires.
     recent: moka::sync::Cache<Uuid, String>,
     claim: Script,
     renew: Script,
@@ -115,6 +116,10 @@ impl Directory {
         }
         let Some(redis) = &self.redis else { return true };
         if self.node.is_draining() {
+            // A room placed here just before draining began must not keep pointing here.
+            let mut invocation = self.release.key(room_key(meeting));
+            invocation.arg(&self.node.id);
+            let _ = redis.run(|mut r| async move { invocation.invoke_async::<i64>(&mut r).await }).await;
             return false;
         }
         match self.owner_or_claim(redis, meeting, &self.node.id).await {

@@ -124,9 +124,14 @@ impl RedisLink {
     }
 }
 
-/// Whether `error` says Redis cannot be reached (as opposed to a refused command).
+/// Whether `error` says Redis cannot be used now (unreachable, loading, a read-only replica,
+/// out of memory) rather than that the command itself is wrong.
 fn is_connection_error(error: &redis::RedisError) -> bool {
-    error.is_io_error() || error.is_connection_dropped() || error.is_connection_refusal() || error.is_timeout()
+    use redis::{ErrorKind, ServerErrorKind};
+    let unavailable =
+        matches!(error.kind(), ErrorKind::Server(ServerErrorKind::BusyLoading | ServerErrorKind::ReadOnly | ServerErrorKind::MasterDown))
+            || error.to_string().contains("OOM");
+    unavailable || error.is_io_error() || error.is_connection_dropped() || error.is_connection_refusal() || error.is_timeout()
 }
 
 /// Probes a down Redis until it answers; ends when the link is dropped.

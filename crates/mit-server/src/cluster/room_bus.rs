@@ -1,10 +1,12 @@
 //! Host commands across nodes. A kick, an end or a recording switch is made on whichever node
 //! took the REST call; it is applied to the room here if the room is here, and published on
-//! `mit:rooms` so the node hosting the room applies it too. A node whose subscription broke
-//! (Redis down) may have missed commands: when it is back it checks each of its rooms against
-//! the database, which holds the outcome of every command.
+//! `mit:rooms` so the node hosting the room applies it too. The database holds the outcome of
+//! every command, so a room that may have missed one checks itself against it: on every node
+//! after its own subscription comes back, and on every node when a node that could not publish
+//! a command says so on [`RESYNC_CHANNEL`] once Redis answers it again.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -23,6 +25,10 @@ use crate::realtime::RoomRegistry;
 
 /// The channel every node publishes host commands on.
 const CHANNEL: &str = "mit:rooms";
+/// The channel telling every node to check its rooms against the database.
+const RESYNC_CHANNEL: &str = "mit:rooms:resync";
+/// How long subscribing may take before the connection is given up and made again.
+const SUBSCRIBE_DEADLINE: Duration = Duration::from_secs(2);
 
 /// A command on the channel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,12 +52,16 @@ pub struct ClusterRooms {
     local: Arc<RoomRegistry>,
     redis: RedisLink,
     node: String,
+    /// A command could not be published: the other nodes must be told to resync.
+    owed: Arc<AtomicBool>,
 }
 
 impl ClusterRooms {
     /// Rooms on this node (`local`) and, through `redis`, on the others.
     pub fn new(local: Arc<RoomRegistry>, redis: RedisLink, node: String) -> Self {
-        Self { local, redis, node }
+        let owed = Arc::new(AtomicBool::new(false));
+        tokio::spawn(settle(redis.clone(), owed.clone()));
+        Self { local, redis, node, owed }
     }
 
     async fn publish(&self, meeting: Uuid, command: Command) {
@@ -61,7 +71,25 @@ impl ClusterRooms {
             self.redis.run(|mut r| async move { redis::cmd("PUBLISH").arg(CHANNEL).arg(text).query_async::<()>(&mut r).await }).await
         {
             tracing::warn!(%error, %meeting, "a host command did not reach the other nodes; their rooms catch up when Redis returns");
+            self.owed.store(true, Ordering::Release);
         }
+    }
+}
+
+/// Once Redis answers again after a command could not be published, tells every node to check
+/// its rooms. Ends with the process.
+async fn settle(redis: RedisLink, owed: Arc<AtomicBool>) {
+    let mut changes = redis.changes();
+    loop {
+        if owed.load(Ordering::Acquire) && redis.is_up() {
+            let sent =
+                redis.run(|mut r| async move { redis::cmd("PUBLISH").arg(RESYNC_CHANNEL).arg("resync").query_async::<()>(&mut r).await });
+            if sent.await.is_ok() {
+                owed.store(false, Ordering::Release);
+            }
+        }
+        // Woken when Redis comes back; the timer retries a notice whose publish failed.
+        let _ = tokio::time::timeout(Duration::from_secs(1), changes.changed()).await;
     }
 }
 
@@ -97,11 +125,15 @@ pub fn listen(redis: RedisLink, node: String, rooms: Arc<RoomRegistry>, mit: Arc
             let connect = tokio::time::timeout(Duration::from_secs(2), redis.client().get_async_pubsub()).await;
             match connect {
                 Ok(Ok(mut pubsub)) => {
-                    if pubsub.subscribe(CHANNEL).await.is_ok() {
+                    if matches!(tokio::time::timeout(SUBSCRIBE_DEADLINE, pubsub.subscribe(&[CHANNEL, RESYNC_CHANNEL])).await, Ok(Ok(()))) {
                         backoff = Duration::from_millis(200);
                         reconcile(&rooms, &mit).await;
                         let mut messages = pubsub.on_message();
                         while let Some(message) = messages.next().await {
+                            if message.get_channel_name() == RESYNC_CHANNEL {
+                                reconcile(&rooms, &mit).await;
+                                continue;
+                            }
                             let wire = message.get_payload::<String>().ok().and_then(|text| serde_json::from_str::<Wire>(&text).ok());
                             if let Some(wire) = wire.filter(|wire| wire.origin != node) {
                                 apply(&rooms, wire).await;

@@ -140,8 +140,9 @@ pub fn listen(client: redis::Client, hub: EventHub) -> JoinHandle<()> {
         loop {
             match tokio::time::timeout(Duration::from_secs(2), client.get_async_pubsub()).await {
                 Ok(Ok(mut pubsub)) => {
-                    if let Err(error) = pubsub.subscribe(&[CHANNEL, RESUME_CHANNEL]).await {
-                        tracing::warn!(%error, "cannot subscribe to the events channel");
+                    let subscribed = tokio::time::timeout(Duration::from_secs(2), pubsub.subscribe(&[CHANNEL, RESUME_CHANNEL])).await;
+                    if !matches!(subscribed, Ok(Ok(()))) {
+                        tracing::warn!("cannot subscribe to the events channel");
                     } else {
                         backoff = Duration::from_millis(200);
                         hub.deliver(HubItem::Resume);

@@ -26,12 +26,16 @@ use webrtc::runtime::{AsyncUdpSocket, RecvMeta, Transmit};
 
 use routes::{DropReason, Routes, Slot, Verdict};
 
-/// Datagrams waiting for one connection before new ones are dropped.
-const INBOX: usize = 1024;
+/// Datagrams waiting for one connection before new ones are dropped (about 2.5 s of a camera).
+const INBOX: usize = 256;
 /// The largest datagram read.
 const MAX_DATAGRAM: usize = 2048;
-/// How much the receive buffer grows at once.
-const BUFFER_CHUNK: usize = 256 * 1024;
+/// How much the receive buffer grows at once. Queued datagrams keep their chunk alive, so a
+/// connection that falls behind holds at most `INBOX` chunks.
+const BUFFER_CHUNK: usize = 64 * 1024;
+/// The kernel buffers asked for on the node's UDP port: every participant's media shares them
+/// (the kernel caps them at `net.core.rmem_max`/`wmem_max`).
+const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
 
 /// A datagram for one connection.
 #[derive(Debug)]
@@ -87,15 +91,13 @@ pub struct NodePorts {
 impl NodePorts {
     /// Binds `udp`, and `tcp` when given (port 0 picks one), and starts receiving.
     pub fn bind(udp: SocketAddr, tcp: Option<SocketAddr>) -> io::Result<Arc<Self>> {
-        let socket = std::net::UdpSocket::bind(udp)?;
-        socket.set_nonblocking(true)?;
-        let socket = Arc::new(UdpSocket::from_std(socket)?);
+        let socket = bind_udp(udp)?;
         let crypto = rtc::crypto::default_provider().map_err(|e| io::Error::other(e.to_string()))?;
         let (control, commands) = mpsc::unbounded_channel();
         tokio::spawn(receive(socket.clone(), Table::new(Routes::new(crypto.clone())), commands));
         let tcp = match tcp {
             Some(address) => {
-                let listener = std::net::TcpListener::bind(address)?;
+                let listener = std::net::TcpListener::bind(address).map_err(|e| io::Error::new(e.kind(), format!("TCP {address}: {e}")))?;
                 listener.set_nonblocking(true)?;
                 let listener = tokio::net::TcpListener::from_std(listener)?;
                 let bound = listener.local_addr()?;
@@ -128,6 +130,7 @@ impl NodePorts {
             accepted
         });
         Arc::new(PeerSocket {
+            send_dropped: metrics::counter!("sfu_udp_datagrams_dropped_total", "reason" => "send_buffer_full"),
             slot,
             ufrag,
             password,
@@ -140,6 +143,17 @@ impl NodePorts {
             internal_tcp: Mutex::new(None),
         })
     }
+}
+
+/// The node's UDP port, non-blocking, with large kernel buffers.
+fn bind_udp(address: SocketAddr) -> io::Result<Arc<UdpSocket>> {
+    let socket = socket2::Socket::new(socket2::Domain::for_address(address), socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    // Best effort: a smaller buffer than asked for still works.
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    Ok(Arc::new(UdpSocket::from_std(socket.into())?))
 }
 
 /// ICE credentials: letters and digits (`ice-char`, RFC 8839), from a CSPRNG.
@@ -210,6 +224,7 @@ async fn receive(socket: Arc<UdpSocket>, mut table: Table<Datagram>, mut control
 /// One connection's view of the node's port.
 #[derive(Debug)]
 pub struct PeerSocket {
+    send_dropped: metrics::Counter,
     slot: Slot,
     /// The ICE username fragment the connection must use.
     pub ufrag: String,
@@ -269,8 +284,17 @@ impl AsyncUdpSocket for PeerSocket {
         }
     }
 
-    fn poll_send(&self, cx: &mut Context<'_>, transmit: &Transmit<'_>) -> Poll<io::Result<usize>> {
-        self.socket.poll_send_to(cx, transmit.contents, transmit.destination)
+    fn poll_send(&self, _cx: &mut Context<'_>, transmit: &Transmit<'_>) -> Poll<io::Result<usize>> {
+        // Never waits: the socket is shared, and tokio wakes only the latest of several waiting
+        // senders, so a connection parked on a full buffer could stall. A datagram the kernel
+        // has no room for is dropped and counted, as the network would drop it.
+        match self.socket.try_send_to(transmit.contents, transmit.destination) {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                self.send_dropped.increment(1);
+                Poll::Ready(Ok(transmit.contents.len()))
+            }
+            other => Poll::Ready(other),
+        }
     }
 
     fn poll_recv(&self, cx: &mut Context<'_>, bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]) -> Poll<io::Result<usize>> {

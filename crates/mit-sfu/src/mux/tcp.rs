@@ -21,6 +21,8 @@ use super::{Control, Table};
 const FIRST_FRAME_WAIT: Duration = Duration::from_secs(5);
 /// The largest first frame read (a STUN binding request is far smaller).
 const MAX_FIRST_FRAME: usize = 1500;
+/// Connections at once that have not sent their first frame yet; more wait to be accepted.
+const MAX_PENDING: usize = 256;
 
 /// An accepted connection on its way to its peer connection.
 #[derive(Debug)]
@@ -42,11 +44,22 @@ pub(super) fn start(listener: TcpListener, table: Table<Accepted>) -> mpsc::Unbo
 }
 
 async fn accept(listener: TcpListener, arrived: mpsc::Sender<Accepted>) {
+    let pending = Arc::new(tokio::sync::Semaphore::new(MAX_PENDING));
     loop {
-        let Ok((stream, peer)) = listener.accept().await else { continue };
+        let Ok(permit) = pending.clone().acquire_owned().await else { return };
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors, say: retrying at once would spin.
+                tracing::warn!(%error, "cannot accept an ICE-TCP connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
         let arrived = arrived.clone();
         tokio::spawn(async move {
             if let Ok(Ok(accepted)) = tokio::time::timeout(FIRST_FRAME_WAIT, first_frame(stream, peer)).await {
+                drop(permit);
                 let _ = arrived.send(accepted).await;
             }
         });
