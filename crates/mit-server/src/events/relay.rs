@@ -61,7 +61,7 @@ impl FanOut {
 
     async fn send(&self, event: StoredEvent) -> Result<(), String> {
         let Some(redis) = &self.redis else {
-            self.hub.deliver(HubItem::Event(Arc::new(event)));
+            self.hub.deliver_event(event);
             return Ok(());
         };
         let wire = Wire { id: event.id, topic: event.topic.clone(), seq: event.seq, message: event.message.clone() };
@@ -71,7 +71,7 @@ impl FanOut {
             Err(LinkError::Refused(error)) => Err(error),
             Err(_) => {
                 self.owe_resume.store(true, Ordering::Release);
-                self.hub.deliver(HubItem::Event(Arc::new(event)));
+                self.hub.deliver_event(event);
                 Ok(())
             }
         }
@@ -170,5 +170,5 @@ fn deliver(hub: &EventHub, payload: Option<String>) {
         tracing::warn!("an unreadable message on the events channel");
         return;
     };
-    hub.deliver(HubItem::Event(Arc::new(StoredEvent { id: wire.id, topic: wire.topic, seq: wire.seq, message: wire.message })));
+    hub.deliver_event(StoredEvent { id: wire.id, topic: wire.topic, seq: wire.seq, message: wire.message });
 }

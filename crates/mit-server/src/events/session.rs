@@ -93,7 +93,7 @@ pub async fn serve(mit: Arc<Mit>, hub: EventHub, ticket: Option<String>, socket:
                 _ => break Ok(()),
             },
             item = events.recv() => match item {
-                Ok(HubItem::Event(event)) => session.on_event(&event.topic, event.seq, &event.message).await,
+                Ok(HubItem::Event(event)) => session.on_event(event.topic, event.seq, &event.message).await,
                 Ok(HubItem::Resume) | Err(RecvError::Lagged(_)) => session.resume().await,
                 Err(RecvError::Closed) => break Ok(()),
             },
@@ -199,8 +199,7 @@ impl Session {
     }
 
     /// A live event: the next one is sent, a repeat dropped, one after a gap fills the gap first.
-    async fn on_event(&mut self, name: &str, seq: i64, message: &str) -> Result<(), Closed> {
-        let Some(topic) = Topic::parse(name) else { return Ok(()) };
+    async fn on_event(&mut self, topic: Topic, seq: i64, message: &str) -> Result<(), Closed> {
         let Some(last) = self.following.get(&topic).copied() else { return Ok(()) };
         match delivery(last, seq) {
             Delivery::Repeat => Ok(()),

@@ -102,7 +102,8 @@ impl RoomRegistry {
 
     /// Seats taken in every room here: the load this node publishes.
     pub fn participants(&self) -> usize {
-        self.occupancy().iter().map(|(_, occupants)| occupants.len()).sum()
+        let rooms: Vec<Arc<LiveRoom>> = self.rooms().open.values().cloned().collect();
+        rooms.iter().filter(|room| !room.is_closed()).map(|room| room.seats_taken()).sum()
     }
 
     /// Gives the meeting's room up to another node (its participants are told to join again);

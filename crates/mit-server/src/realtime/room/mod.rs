@@ -123,6 +123,11 @@ impl LiveRoom {
         self.step(|inner, effects| inner.room.hand_over(effects));
     }
 
+    /// Seats taken (connected or within their grace period).
+    pub fn seats_taken(&self) -> usize {
+        self.lock().room.seats_taken()
+    }
+
     /// Who holds a seat (connected or within their grace period).
     pub fn occupants(&self) -> Vec<Uuid> {
         self.lock().room.occupants()

@@ -136,7 +136,12 @@ impl RoomState {
         !self.closed && (self.seats.contains_key(&user) || self.seats.len() < self.rules.capacity)
     }
 
-    /// Everyone seated (connected or within their grace period).
+    /// Seats taken (connected or within their grace period).
+    pub fn seats_taken(&self) -> usize {
+        self.seats.len()
+    }
+
+    /// Who holds a seat (connected or within their grace period).
     pub fn occupants(&self) -> Vec<Uuid> {
         self.seats.keys().copied().collect()
     }
