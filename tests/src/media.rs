@@ -122,7 +122,7 @@ impl MediaClient {
         // The keyframe-request forwarder lets tests see the PLIs the SFU relays to a publisher.
         let registry = register_default_interceptors(Registry::new(), &mut engine)
             .expect("interceptors")
-            .with(Slot::from(mit_sfu::KEYFRAME_FORWARDER_SLOT), mit_sfu::KeyframeRequestForwarder::default());
+            .with(Slot::from(crate::keyframes::SLOT), crate::keyframes::KeyframeRequestForwarder::default());
         let counts = Counts::default();
         let latencies = Latencies::default();
         let incoming = Incoming::default();

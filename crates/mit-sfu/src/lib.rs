@@ -2,9 +2,10 @@
 //!
 //! Each participant has one peer connection with the server ([`MediaPeer`], driven by an actor
 //! that negotiates as the impolite side of perfect negotiation). Each published track is a
-//! [`Publication`] that fans packets out to one [`leg`](crate::leg::Leg) per subscriber — each
-//! with its own outgoing track, SSRC, payload type and sequence space — and to any recorder that
-//! subscribes, without transcoding. Subscriber queues are bounded: a slow subscriber loses its
+//! [`Publication`] that fans packets out to one [`leg`](crate::leg::Leg) per subscriber — each on
+//! an [outlet](crate::outlet::Outlet), a sending m-line with its own SSRC, payload type and
+//! sequence space that carries the next publication of its kind once this one leaves — and to any
+//! recorder that subscribes, without transcoding. Subscriber queues are bounded: a slow subscriber loses its
 //! own packets (counted), never anyone else's. Keyframe requests travel upstream, throttled.
 //!
 //! Every connection's media goes through the node's one UDP port ([`mux`]).
@@ -18,6 +19,7 @@ mod keyframe;
 mod leg;
 mod metrics;
 pub mod mux;
+mod outlet;
 mod peer;
 mod publication;
 pub mod recording;
@@ -29,7 +31,6 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 pub use config::SfuConfig;
-pub use interceptor::{KeyframeRequestForwarder, SLOT as KEYFRAME_FORWARDER_SLOT};
 pub use peer::connection::{opus, vp8};
 pub use peer::{ConnectionState, IceCandidate, MediaPeer, PeerEvent};
 pub use publication::{Publication, PublicationKey, Source, Subscription};
@@ -54,6 +55,9 @@ pub enum SfuError {
     /// webrtc-rs refused to build a connection.
     #[error("cannot build a peer connection: {0}")]
     Build(String),
+    /// webrtc-rs refused to add or change an outgoing track.
+    #[error("cannot change an outgoing track: {0}")]
+    Track(String),
 }
 
 pub(crate) struct Shared {

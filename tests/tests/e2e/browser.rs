@@ -33,6 +33,27 @@ async fn serve_page(ip: &str) -> String {
     format!("http://{address}")
 }
 
+/// What the page does with its microphone and camera.
+#[derive(Clone, Copy)]
+enum Role {
+    /// Publishes both from the start.
+    Publisher,
+    /// Joins listening and turns the microphone on once it hears the host.
+    LateMicrophone,
+    /// Only ever listens.
+    Listener,
+}
+
+impl Role {
+    fn query(self) -> &'static str {
+        match self {
+            Self::Publisher => "late=0",
+            Self::LateMicrophone => "late=1",
+            Self::Listener => "listen=1",
+        }
+    }
+}
+
 /// Headless Chromium on the test page, signed in as one user of one meeting; it stays until
 /// [`Browser::finish`] releases it (closing the driver's stdin).
 struct Browser {
@@ -43,13 +64,13 @@ struct Browser {
 impl Browser {
     /// Opens the page; `late` joins as a listener that turns its microphone on later. The
     /// browser runs in `namespace` when given.
-    fn open(page_origin: &str, app: &TestApp, user: &TestUser, meeting: uuid::Uuid, late: bool, namespace: Option<&UdpBlocked>) -> Self {
+    fn open(page_origin: &str, app: &TestApp, user: &TestUser, meeting: uuid::Uuid, role: Role, namespace: Option<&UdpBlocked>) -> Self {
         let url = format!(
-            "{page_origin}/?api={}&email={}&password={}&meeting={meeting}&late={}",
+            "{page_origin}/?api={}&email={}&password={}&meeting={meeting}&{}",
             app.base_url,
             user.email,
             user.password.replace(' ', "%20"),
-            u8::from(late)
+            role.query()
         );
         let mut node = match namespace {
             Some(namespace) => namespace.command("node"),
@@ -90,6 +111,8 @@ struct Call {
     app: TestApp,
     host: TestUser,
     browser_user: TestUser,
+    /// Two more participants, not yet in the room.
+    guests: [TestUser; 2],
     m: types::Meeting,
     host_room: RoomClient,
     speaking: tokio::task::JoinHandle<u32>,
@@ -105,7 +128,8 @@ impl Call {
         let page_origin = serve_page(ip).await;
         let app = TestApp::spawn_with(&[("CORS_ORIGINS", &page_origin), ("HOST", ip)]).await;
         let (host, browser_user) = (app.register("Host").await, app.register("Browser").await);
-        let m = meeting(&host, "Browser call", &[&browser_user]).await;
+        let guests = [app.register("Guest A").await, app.register("Guest B").await];
+        let m = meeting(&host, "Browser call", &[&browser_user, &guests[0], &guests[1]]).await;
         host.client.start_meeting().meeting_id(m.id).send().await.expect("start");
         let host_media = MediaClient::new().await;
         let microphone = host_media.microphone("mic").await;
@@ -114,14 +138,14 @@ impl Call {
         host_room.negotiate().await;
         assert!(host_room.media().wait_for_state(RTCPeerConnectionState::Connected, Duration::from_secs(10)).await);
         let speaking = tokio::spawn(async move { send_synthetic(&microphone, 3000, Duration::from_millis(20)).await });
-        Self { page_origin, app, host, browser_user, m, host_room, speaking }
+        Self { page_origin, app, host, browser_user, guests, m, host_room, speaking }
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn chromium_publishes_to_and_hears_a_webrtc_rs_participant() {
-    let Call { page_origin, app, host, browser_user, m, host_room, speaking } = Call::start().await;
-    let browser = Browser::open(&page_origin, &app, &browser_user, m.id, false, None);
+    let Call { page_origin, app, host, browser_user, m, host_room, speaking, .. } = Call::start().await;
+    let browser = Browser::open(&page_origin, &app, &browser_user, m.id, Role::Publisher, None);
     let camera = format!("{}:camera", browser_user.id);
     let voice = format!("{}:microphone", browser_user.id);
     let (heard_voice, saw_camera) = tokio::join!(
@@ -155,8 +179,8 @@ async fn chromium_publishes_to_and_hears_a_webrtc_rs_participant() {
 /// receive-only audio m-line it already has: the webrtc-rs participant hears it.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_chromium_listener_who_turns_the_microphone_on_is_heard() {
-    let Call { page_origin, app, host, browser_user, m, host_room, speaking } = Call::start().await;
-    let browser = Browser::open(&page_origin, &app, &browser_user, m.id, true, None);
+    let Call { page_origin, app, host, browser_user, m, host_room, speaking, .. } = Call::start().await;
+    let browser = Browser::open(&page_origin, &app, &browser_user, m.id, Role::LateMicrophone, None);
     let voice = format!("{}:microphone", browser_user.id);
     let heard = host_room.media().wait_for_packets(&voice, 50, Duration::from_secs(40)).await;
     let state = browser.finish().await;
@@ -176,8 +200,8 @@ async fn a_chromium_listener_who_turns_the_microphone_on_is_heard() {
 async fn chromium_with_udp_blocked_meets_over_ice_tcp() {
     let namespace = UdpBlocked::create();
     let host_ip = namespace.host_ip.to_string();
-    let Call { page_origin, app, host, browser_user, m, host_room, speaking } = Call::start_on(&host_ip).await;
-    let browser = Browser::open(&page_origin, &app, &browser_user, m.id, false, Some(&namespace));
+    let Call { page_origin, app, host, browser_user, m, host_room, speaking, .. } = Call::start_on(&host_ip).await;
+    let browser = Browser::open(&page_origin, &app, &browser_user, m.id, Role::Publisher, Some(&namespace));
     let voice = format!("{}:microphone", browser_user.id);
     let heard = host_room.media().wait_for_packets(&voice, 50, Duration::from_secs(40)).await;
     let state = browser.finish().await;
@@ -187,4 +211,39 @@ async fn chromium_with_udp_blocked_meets_over_ice_tcp() {
     assert!(heard >= 50, "the host hears the browser over TCP ({heard} packets): {state}");
     let publisher = json!({"stream": format!("{}:microphone", host.id), "kind": "audio"});
     assert_eq!(state["trackEvents"], json!([publisher]), "{state}");
+}
+
+/// Guests come and go while Chromium listens: each one's microphone arrives as a new `ontrack`
+/// with the guest's stream, on the m-line the one before them left, so the browser's SDP stays at
+/// its own two m-lines plus one per live track.
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_hears_each_newcomer_on_the_m_line_the_last_one_left() {
+    const CYCLES: usize = 4;
+    let Call { page_origin, app, host, browser_user, guests, m, host_room, speaking } = Call::start().await;
+    let browser = Browser::open(&page_origin, &app, &browser_user, m.id, Role::Listener, None);
+    let mut expected = vec![json!({"stream": format!("{}:microphone", host.id), "kind": "audio"})];
+    for cycle in 0..CYCLES {
+        let guest = &guests[cycle % 2];
+        let media = MediaClient::new().await;
+        let microphone = media.microphone("mic").await;
+        let mut room = RoomClient::join_with_media(guest, m.id, media).await;
+        room.expect("room-info").await;
+        room.negotiate().await;
+        assert!(room.media().wait_for_state(RTCPeerConnectionState::Connected, Duration::from_secs(10)).await);
+        let sending = tokio::spawn(async move { send_synthetic(&microphone, 3000, Duration::from_millis(20)).await });
+        expected.push(json!({"stream": format!("{}:microphone", guest.id), "kind": "audio"}));
+        // The page's state is read only when it finishes: each guest stays long enough for the
+        // renegotiation that brings its track to reach the browser.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        room.send(json!({"type": "leave"}));
+        assert_eq!(room.expect_close().await.0, 1000);
+        sending.abort();
+        room.media().close().await;
+    }
+    let state = browser.finish().await;
+    speaking.abort();
+    drop(host_room);
+    assert_eq!(state["trackEvents"], json!(expected), "one ontrack per publisher, in the order they came: {state}");
+    let m_lines = state["mLines"].as_u64().unwrap_or(0);
+    assert!(m_lines <= 4, "the browser's two m-lines, the host's and one recycled for the guests: {m_lines}; {state}");
 }

@@ -75,7 +75,12 @@ impl Flowing {
     async fn continues(&self) {
         let wanted = self.media.packets(&self.stream) + FLOWING;
         let received = self.media.wait_for_packets(&self.stream, wanted, SETTLE).await;
-        assert!(received >= wanted, "{} flows: {received} packets, wanted {wanted} within {SETTLE:?}", self.stream);
+        let streams = self.media.streams();
+        assert!(
+            received >= wanted,
+            "{} flows: {received} packets, wanted {wanted} within {SETTLE:?}; streams heard: {streams:?}",
+            self.stream
+        );
     }
 
     /// Call right after the change that should stop the stream: fails the test if a packet
@@ -491,4 +496,44 @@ async fn a_listener_is_offered_no_track_without_a_publisher_behind_it() {
     assert!(lines.iter().any(|(kind, direction, _)| kind == "video" && direction == "inactive"), "the idle video m-line: {lines:?}");
     assert_eq!(c.media().announced(), [microphone], "the listener got one track event");
     speaking.abort();
+}
+
+/// Enters the room with a microphone and a camera, both sending until the returned task is aborted.
+async fn connect_with_camera(user: &TestUser, meeting: uuid::Uuid) -> (RoomClient, tokio::task::JoinHandle<()>) {
+    let media = MediaClient::new().await;
+    let (microphone, camera) = (media.microphone("mic").await, media.video("cam").await);
+    let room = connect(user, meeting, media).await;
+    let sending = tokio::spawn(async move {
+        tokio::join!(send_synthetic(&microphone, u32::MAX, PACE), send_synthetic(&camera, u32::MAX, PACE));
+    });
+    (room, sending)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_people_coming_and_going_leave_the_listener_one_m_line_per_live_track() {
+    const CYCLES: usize = 50;
+    let app = TestApp::spawn().await;
+    let (host, first, second) = (app.register("Host").await, app.register("Guest A").await, app.register("Guest B").await);
+    let m = running(&host, &[&first, &second]).await;
+    let listener = connect(&host, m.id, receive_only().await).await;
+    // The listener's own two receive-only m-lines, and one per kind for whoever is on air.
+    let bound = m_lines(&listener.media().remote_sdp().await).len() + 2;
+    for cycle in 0..CYCLES {
+        let guest = if cycle % 2 == 0 { &first } else { &second };
+        let (mut room, sending) = connect_with_camera(guest, m.id).await;
+        let microphone = Flowing::to(&listener, &stream(guest, "microphone")).await;
+        let camera = Flowing::to(&listener, &stream(guest, "camera")).await;
+        let lines = m_lines(&listener.media().remote_sdp().await);
+        assert!(lines.len() <= bound, "cycle {cycle}: {} m-lines for two live tracks: {lines:?}", lines.len());
+        let offers = listener.server_offers();
+        room.send(json!({"type": "leave"}));
+        assert_eq!(room.expect_close().await.0, 1000);
+        assert!(listener.wait_for_server_offer_after(offers).await, "cycle {cycle}: the server renegotiates the departure");
+        tokio::join!(microphone.stops("a departed guest's microphone"), camera.stops("a departed guest's camera"));
+        sending.abort();
+        room.media().close().await;
+    }
+    let lines = m_lines(&listener.media().remote_sdp().await);
+    assert!(lines.len() <= bound, "after {CYCLES} cycles: {lines:?}");
+    assert!(lines.iter().all(|(_, direction, _)| direction != "sendonly" && direction != "sendrecv"), "nothing is on air: {lines:?}");
 }

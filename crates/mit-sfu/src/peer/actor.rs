@@ -13,12 +13,14 @@ use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCPeerConnectionState, RTCSessionDescription};
-use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 
+use super::connection::Built;
 use super::{Command, ConnectionState, IceCandidate, PeerEvent};
 use crate::Shared;
+use crate::interceptor::KeyframeRoutes;
 use crate::leg::Leg;
 use crate::mux::PeerSocket;
+use crate::outlet::Outlet;
 use crate::publication::{Publication, PublicationKey, Source, Subscription};
 use crate::room::MediaRoom;
 
@@ -29,12 +31,15 @@ pub(super) struct Actor {
     connection: Arc<dyn PeerConnection>,
     /// Its place on the node's UDP port, released when the actor ends.
     socket: Arc<PeerSocket>,
+    keyframes: Arc<KeyframeRoutes>,
     shared: Arc<Shared>,
     room: Weak<MediaRoom>,
     user: Uuid,
     events: mpsc::UnboundedSender<PeerEvent>,
     gathered: watch::Receiver<bool>,
     legs: BTreeMap<PublicationKey, Leg>,
+    /// Sending m-lines whose publication left, kept for the next one of their kind.
+    quiet: Vec<Outlet>,
     screen_tracks: HashSet<String>,
     /// The client's first offer has been answered; the server may offer from now on.
     ready: bool,
@@ -48,8 +53,7 @@ pub(super) struct Actor {
 
 impl Actor {
     pub(super) fn new(
-        connection: Arc<dyn PeerConnection>,
-        socket: Arc<PeerSocket>,
+        built: Built,
         shared: Arc<Shared>,
         room: Weak<MediaRoom>,
         user: Uuid,
@@ -57,14 +61,16 @@ impl Actor {
         gathered: watch::Receiver<bool>,
     ) -> Self {
         Self {
-            connection,
-            socket,
+            connection: built.connection,
+            socket: built.socket,
+            keyframes: built.keyframes,
             shared,
             room,
             user,
             events,
             gathered,
             legs: BTreeMap::new(),
+            quiet: Vec::new(),
             screen_tracks: HashSet::new(),
             ready: false,
             making_offer: false,
@@ -91,6 +97,7 @@ impl Actor {
             }
         }
         self.legs.clear();
+        self.quiet.clear();
         if let Err(error) = self.connection.close().await {
             tracing::debug!(%error, "closing a peer connection");
         }
@@ -120,7 +127,7 @@ impl Actor {
         if let Err(error) = applied {
             return self.reject("invalid_sdp", format!("the offer cannot be applied: {error}"));
         }
-        let legs: HashSet<_> = self.legs.values().filter_map(|leg| leg.sender.as_ref().map(|sender| sender.id())).collect();
+        let legs: HashSet<_> = self.legs.values().filter_map(|leg| leg.outlet().map(Outlet::sender_id)).collect();
         super::receivers::quiet_idle_lines(self.connection.as_ref(), &offer, &legs).await;
         let answer = match self.connection.create_answer(None).await {
             Ok(answer) => answer,
@@ -134,7 +141,14 @@ impl Actor {
             self.emit(PeerEvent::Answer(self.announced(answer.sdp)));
         }
         self.ready = true;
-        self.refresh_payload_types().await;
+        for leg in self.legs.values_mut() {
+            if let Some(outlet) = leg.outlet()
+                && outlet.has_mid().await
+            {
+                leg.described = true;
+            }
+        }
+        self.release_legs().await;
         self.offer_if_needed().await;
     }
 
@@ -153,11 +167,14 @@ impl Actor {
             }
             self.making_offer = false;
             self.dirty = true;
+            for leg in self.legs.values_mut() {
+                leg.described = false;
+            }
             self.reject("invalid_sdp", format!("the answer cannot be applied: {error}"));
             return self.offer_if_needed().await;
         }
         self.making_offer = false;
-        self.refresh_payload_types().await;
+        self.release_legs().await;
         self.offer_if_needed().await;
     }
 
@@ -207,34 +224,39 @@ impl Actor {
             publication.unsubscribe(subscription.id);
             return;
         }
-        let mut leg = Leg::new(publication, subscription);
-        // A transceiver of its own: `add_track` would reuse the transceiver of the client's own
-        // published track of that kind and break its direction. It is created able to receive
-        // and only then made send-only, because webrtc-rs gives a transceiver a receiver at
-        // creation or never: a browser's `addTrack` reuses the m-line it receives this leg on
-        // (turning it to sendrecv), and without a receiver that microphone would never arrive.
-        let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Sendrecv, streams: vec![], send_encodings: vec![] };
-        let transceiver = match self.connection.add_transceiver_from_track(leg.track(), Some(init)).await {
-            Ok(transceiver) => transceiver,
-            Err(error) => return tracing::warn!(user = %self.user, %error, "cannot add an outgoing track"),
+        let outlet = match self.outlet_for(&publication).await {
+            Ok(outlet) => outlet,
+            Err(error) => {
+                publication.unsubscribe(subscription.id);
+                return tracing::warn!(user = %self.user, %error, "cannot add an outgoing track");
+            }
         };
-        if let Err(error) = transceiver.set_direction(RTCRtpTransceiverDirection::Sendonly).await {
-            tracing::warn!(user = %self.user, %error, "an outgoing track stays send-and-receive");
-        }
-        leg.sender = transceiver.sender().await.ok().flatten();
-        leg.start();
-        self.legs.insert(key, leg);
+        self.legs.insert(key, Leg::new(publication, subscription, outlet));
         self.dirty = true;
         self.offer_if_needed().await;
     }
 
+    /// A quiet m-line of the publication's kind if there is one, else a new one.
+    async fn outlet_for(&mut self, publication: &Arc<Publication>) -> Result<Outlet, crate::SfuError> {
+        match self.quiet.iter().position(|outlet| outlet.kind() == publication.kind()) {
+            Some(index) => {
+                let mut outlet = self.quiet.swap_remove(index);
+                match outlet.carry(publication).await {
+                    Ok(()) => Ok(outlet),
+                    Err(error) => {
+                        self.quiet.push(outlet);
+                        Err(error)
+                    }
+                }
+            }
+            None => Outlet::open(self.connection.as_ref(), publication, self.keyframes.clone()).await,
+        }
+    }
+
     async fn unsubscribe(&mut self, key: PublicationKey) {
-        let Some(mut leg) = self.legs.remove(&key) else { return };
-        leg.stop();
-        if let Some(sender) = &leg.sender
-            && let Err(error) = self.connection.remove_track(sender).await
-        {
-            tracing::debug!(user = %self.user, %error, "removing an outgoing track");
+        let Some(leg) = self.legs.remove(&key) else { return };
+        if let Some(outlet) = leg.finish().await {
+            self.quiet.push(outlet);
         }
         self.dirty = true;
         self.offer_if_needed().await;
@@ -267,6 +289,9 @@ impl Actor {
             return tracing::warn!(user = %self.user, %error, "cannot apply our own offer");
         }
         self.making_offer = true;
+        for leg in self.legs.values_mut() {
+            leg.described = true;
+        }
         if let Some(offer) = self.connection.local_description().await {
             self.emit(PeerEvent::Offer(self.announced(offer.sdp)));
         }
@@ -294,9 +319,10 @@ impl Actor {
         self.described = true;
     }
 
-    async fn refresh_payload_types(&self) {
-        for leg in self.legs.values() {
-            leg.refresh_payload_type().await;
+    /// Lets every leg the client now knows about flow.
+    async fn release_legs(&mut self) {
+        for leg in self.legs.values_mut() {
+            leg.release().await;
         }
     }
 }

@@ -13,7 +13,7 @@ use webrtc::peer_connection::{
     SettingEngineBuilder, register_default_interceptors,
 };
 
-use crate::interceptor::{KeyframeRequestForwarder, SLOT};
+use crate::interceptor::{KeyframeRequestRouter, KeyframeRoutes, SLOT};
 use crate::mux::PeerSocket;
 use crate::mux::runtime::MuxRuntime;
 use crate::{SfuError, Shared};
@@ -54,15 +54,22 @@ fn media_engine() -> Result<MediaEngine, SfuError> {
     Ok(engine)
 }
 
-/// A connection on the node's UDP port, and its socket there.
-pub async fn build(
-    shared: &Shared,
-    handler: Arc<dyn PeerConnectionEventHandler>,
-) -> Result<(Arc<dyn PeerConnection>, Arc<PeerSocket>), SfuError> {
+/// A participant's connection with the server, as built.
+pub(crate) struct Built {
+    pub(crate) connection: Arc<dyn PeerConnection>,
+    /// Its place on the node's UDP port.
+    pub(crate) socket: Arc<PeerSocket>,
+    /// Where its subscriber's keyframe requests go.
+    pub(crate) keyframes: Arc<KeyframeRoutes>,
+}
+
+/// A connection on the node's UDP port.
+pub(crate) async fn build(shared: &Shared, handler: Arc<dyn PeerConnectionEventHandler>) -> Result<Built, SfuError> {
     let mut engine = media_engine()?;
+    let keyframes = Arc::new(KeyframeRoutes::default());
     let registry = register_default_interceptors(Registry::new(), &mut engine)
         .map_err(|e| SfuError::Build(e.to_string()))?
-        .with(Slot::from(SLOT), KeyframeRequestForwarder::default());
+        .with(Slot::from(SLOT), KeyframeRequestRouter::new(keyframes.clone()));
     let config = &shared.config;
     let socket = shared.ports.peer();
     let settings = SettingEngineBuilder::new()
@@ -85,7 +92,7 @@ pub async fn build(
         .build()
         .await
         .map_err(|e| SfuError::Build(e.to_string()))?;
-    Ok((Arc::new(connection), socket))
+    Ok(Built { connection: Arc::new(connection), socket, keyframes })
 }
 
 fn socket_ip(ip: std::net::IpAddr) -> String {

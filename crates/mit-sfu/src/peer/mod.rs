@@ -94,10 +94,10 @@ impl MediaPeer {
         let (commands, inbox) = mpsc::unbounded_channel();
         let (gathered_tx, gathered) = watch::channel(false);
         let handler = Arc::new(handler::Handler { commands: commands.clone(), gathered: gathered_tx });
-        let (connection, socket) = connection::build(&shared, handler).await?;
+        let built = connection::build(&shared, handler).await?;
         let meeting = room.upgrade().map(|room| room.meeting()).unwrap_or_default();
         let span = tracing::info_span!("sfu_peer", %meeting, %user, media_session = session);
-        let actor = actor::Actor::new(connection, socket, shared, room, user, events, gathered);
+        let actor = actor::Actor::new(built, shared, room, user, events, gathered);
         tokio::spawn(tracing::Instrument::instrument(actor.run(inbox), span));
         Ok(Self { user, session, commands })
     }
