@@ -6,6 +6,7 @@
 pub mod cluster;
 mod database;
 pub mod events;
+pub mod janus;
 pub mod keyframes;
 pub mod load;
 pub mod media;

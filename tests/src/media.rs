@@ -117,6 +117,11 @@ pub struct MediaClient {
 impl MediaClient {
     /// A connection on loopback with the default codecs and interceptors.
     pub async fn new() -> Arc<Self> {
+        Self::on("127.0.0.1").await
+    }
+
+    /// A connection on address `ip` with the default codecs and interceptors.
+    pub async fn on(ip: &str) -> Arc<Self> {
         let mut engine = MediaEngine::default();
         engine.register_default_codecs().expect("codecs");
         // The keyframe-request forwarder lets tests see the PLIs the SFU relays to a publisher.
@@ -140,7 +145,7 @@ impl MediaClient {
             .with_media_engine(engine)
             .with_interceptor_registry(registry)
             .with_handler(handler)
-            .with_udp_addrs(vec!["127.0.0.1:0"])
+            .with_udp_addrs(vec![format!("{ip}:0")])
             .build()
             .await
             .expect("a client peer connection");

@@ -1,7 +1,8 @@
 //! The SFU load generator behind `cargo xtask bench sfu`: P publishers and S receive-only
-//! subscribers (webrtc-rs peers) join one meeting on a running server; every publisher sends
-//! time-stamped Opus-sized packets at 50/s; it reports delivery, loss, latency, and the server's
-//! CPU and memory (read from /proc of `--server-pid`) as one JSON line.
+//! subscribers (webrtc-rs peers) join one meeting on a running server — Mit, or with
+//! `--janus-url` a Janus VideoRoom; every publisher sends time-stamped Opus-sized packets at
+//! 50/s; it reports delivery, loss, latency, and the server's CPU and memory (read from /proc of
+//! `--server-pid`) as one JSON line.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 use mit_client::types;
 use mit_tests::TestUser;
 use mit_tests::load::{cpu_seconds, percentile};
+use mit_tests::janus::JanusParticipant;
 use mit_tests::media::{MediaClient, Outgoing, send_stamped};
 use mit_tests::room::RoomClient;
 use serde_json::json;
@@ -22,11 +24,14 @@ struct Args {
     server_pid: u32,
     record: bool,
     perf_output: Option<String>,
+    janus_url: Option<String>,
+    /// The address the participants' connections use (Janus never pairs with loopback).
+    bind_ip: String,
 }
 
 fn args() -> Args {
     let mut args =
-        Args { base_url: String::new(), publishers: 4, subscribers: 16, seconds: 20, server_pid: 0, record: false, perf_output: None };
+        Args { base_url: String::new(), publishers: 4, subscribers: 16, seconds: 20, server_pid: 0, record: false, perf_output: None, janus_url: None, bind_ip: "127.0.0.1".into() };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_default();
@@ -38,6 +43,8 @@ fn args() -> Args {
             "--server-pid" => args.server_pid = value().parse().unwrap_or(0),
             "--record" => args.record = true,
             "--perf-output" => args.perf_output = Some(value()),
+            "--janus-url" => args.janus_url = Some(value()),
+            "--bind-ip" => args.bind_ip = value(),
             other => eprintln!("ignoring unknown argument {other}"),
         }
     }
@@ -70,9 +77,17 @@ async fn connect(user: &TestUser, meeting: uuid::Uuid, media: Arc<MediaClient>) 
     room
 }
 
-#[tokio::main]
-async fn main() {
-    let args = args();
+/// Everyone connected: each participant's media (publishers first), the publishers'
+/// microphones, and whatever must stay open while they talk.
+struct Joined {
+    media: Vec<Arc<MediaClient>>,
+    microphones: Vec<Outgoing>,
+    _rooms: Vec<RoomClient>,
+    _janus: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// P publishers and S listeners in one Mit meeting.
+async fn join_mit(args: &Args) -> Joined {
     let host = TestUser::register_at(&args.base_url, "Bench host").await;
     let mut others = Vec::new();
     for i in 1..args.publishers + args.subscribers {
@@ -93,24 +108,68 @@ async fn main() {
     if args.record {
         host.client.start_recording().meeting_id(meeting.id).send().await.expect("recording");
     }
-    let idle_rss = rss_kib(args.server_pid);
-
     let users: Vec<&TestUser> = std::iter::once(&host).chain(others.iter()).collect();
-    let mut rooms = Vec::new();
-    let mut microphones: Vec<Outgoing> = Vec::new();
+    let (mut rooms, mut media, mut microphones) = (Vec::new(), Vec::new(), Vec::new());
     for (i, user) in users.iter().enumerate() {
-        let media = MediaClient::new().await;
+        let client = MediaClient::new().await;
         if i < args.publishers {
-            microphones.push(media.microphone("mic").await);
+            microphones.push(client.microphone("mic").await);
         } else {
-            media.receive_only().await;
+            client.receive_only().await;
         }
-        rooms.push(connect(user, meeting.id, media).await);
+        rooms.push(connect(user, meeting.id, client.clone()).await);
+        media.push(client);
     }
+    Joined { media, microphones, _rooms: rooms, _janus: Vec::new() }
+}
+
+/// The same participants in one Janus VideoRoom: each publisher publishes on one connection and
+/// (Janus's model) receives the others on a second; each listener subscribes to every publisher.
+async fn join_janus(args: &Args, url: &str) -> Joined {
+    let room = u64::from(std::process::id());
+    let mut admin = JanusParticipant::attach(url).await;
+    admin.create_room(room, args.publishers.max(1)).await;
+    let mut keep = vec![admin.drain()];
+    let (mut feeds, mut publishing, mut microphones) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..args.publishers {
+        let client = MediaClient::on(&args.bind_ip).await;
+        microphones.push(client.microphone("mic").await);
+        let mut participant = JanusParticipant::attach(url).await;
+        feeds.push(participant.publish(room, &client).await);
+        assert!(client.wait_for_state(RTCPeerConnectionState::Connected, Duration::from_secs(30)).await, "a publisher connects");
+        keep.push(participant.drain());
+        publishing.push(client);
+    }
+    let mut media = Vec::new();
+    for i in 0..args.publishers + args.subscribers {
+        let others: Vec<u64> = feeds.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, feed)| *feed).collect();
+        let client = MediaClient::on(&args.bind_ip).await;
+        if !others.is_empty() {
+            let mut participant = JanusParticipant::attach(url).await;
+            participant.subscribe(room, &others, &client).await;
+            assert!(client.wait_for_state(RTCPeerConnectionState::Connected, Duration::from_secs(30)).await, "a subscriber connects");
+            keep.push(participant.drain());
+        }
+        media.push(client);
+    }
+    // Receiving connections are what the report counts; the publishing ones stay open too.
+    media.extend(publishing);
+    Joined { media, microphones, _rooms: Vec::new(), _janus: keep }
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    let idle_rss = rss_kib(args.server_pid);
+    let joined = match &args.janus_url {
+        Some(url) => join_janus(&args, url).await,
+        None => join_mit(&args).await,
+    };
+    let Joined { media, microphones, _rooms, _janus } = joined;
     // Let the last renegotiations settle before measuring.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let connected_rss = rss_kib(args.server_pid);
-    let participants = users.len();
+    let participants = args.publishers + args.subscribers;
 
     let packets = args.seconds * 50;
     // Profile only the forwarding phase, not the sign-ups and connections before it.
@@ -145,11 +204,11 @@ async fn main() {
     let mut expected = 0u64;
     let mut received = 0u64;
     let mut latencies = Vec::new();
-    for (i, room) in rooms.iter().enumerate() {
+    for (i, client) in media.iter().take(participants).enumerate() {
         let own = if i < args.publishers { u64::from(sent[i]) } else { 0 };
         expected += total_sent - own;
-        received += room.media().total_packets();
-        latencies.extend(room.media().take_latencies());
+        received += client.total_packets();
+        latencies.extend(client.take_latencies());
     }
     latencies.sort_unstable();
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
@@ -158,6 +217,7 @@ async fn main() {
         "subscribers": args.subscribers,
         "participants": participants,
         "recording": args.record,
+        "sfu": if args.janus_url.is_some() { "janus" } else { "mit" },
         "seconds": elapsed,
         "packets_sent": total_sent,
         "packets_expected": expected,
@@ -175,7 +235,7 @@ async fn main() {
         "server_rss_per_participant_kib": connected_rss.saturating_sub(idle_rss) / participants as u64,
     });
     println!("{report}");
-    for room in &rooms {
-        room.media().close().await;
+    for client in &media {
+        client.close().await;
     }
 }

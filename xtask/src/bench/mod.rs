@@ -3,6 +3,7 @@
 
 mod events;
 mod http_seed;
+mod janus;
 mod knowledge;
 mod rest;
 mod rest_against;
@@ -46,6 +47,9 @@ pub enum BenchCommand {
         /// Sample the server with `perf` (Debian `linux-perf`) and write the profile.
         #[arg(long)]
         profile: bool,
+        /// Also run the same load through another SFU and print both side by side.
+        #[arg(long, value_enum)]
+        against: Option<sfu::Against>,
     },
     /// Search, list, history and "as of" reads over 100,000 facts, and merges racing on hot facts.
     Knowledge {
@@ -95,8 +99,8 @@ pub fn run_bench(command: BenchCommand) -> Result<()> {
     match command {
         BenchCommand::Rest { seconds, against: Some(baseline), .. } => rest_against::run_against(&baseline, seconds),
         BenchCommand::Rest { seconds, connections, against: None } => rest::run_rest(seconds, connections),
-        BenchCommand::Sfu { publishers, subscribers, seconds, compare_recording, profile } => {
-            sfu::run_sfu(sfu::SfuRun { publishers, subscribers, seconds, compare_recording, profile })
+        BenchCommand::Sfu { publishers, subscribers, seconds, compare_recording, profile, against } => {
+            sfu::run_sfu(sfu::SfuRun { publishers, subscribers, seconds, compare_recording, profile, against })
         }
         BenchCommand::Knowledge { seconds, connections } => knowledge::run_knowledge(seconds, connections),
         BenchCommand::Review { reviewers, listeners, lines, seconds } => {

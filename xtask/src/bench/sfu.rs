@@ -1,17 +1,19 @@
 //! The SFU benchmark: the release server on throwaway PostgreSQL, the `sfu_load` generator
-//! (webrtc-rs peers in one process) as P publishers × S subscribers at 50 packets/s each, and
-//! optionally a `perf` profile of the server during the run.
+//! (webrtc-rs peers in one process) as P publishers × S subscribers at 50 packets/s each,
+//! optionally a `perf` profile of the server during the run, and optionally the same load
+//! through Janus for comparison.
 
 use std::process::Command;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
+use super::janus::{self, JANUS, JanusServer};
 use super::server::{ReleaseServer, build_release};
 use crate::process::{on_path, output};
 use crate::services::Postgres;
 use crate::test_cmd::scratch_dir;
-use crate::tools::{POSTGRESQL, Package, ensure_packages};
+use crate::tools::{IPROUTE2, POSTGRESQL, Package, ensure_packages};
 use crate::workspace_root;
 
 const PERF: Package = Package { name: "linux-perf", provides: "perf" };
@@ -28,6 +30,17 @@ pub struct SfuRun {
     pub compare_recording: bool,
     /// Sample the server with `perf` during the run.
     pub profile: bool,
+    /// The other SFU to run the same load through.
+    pub against: Option<Against>,
+}
+
+/// The SFUs `--against` knows.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Against {
+    /// Janus VideoRoom (Debian `janus`).
+    Janus,
+    /// mediasoup (npm `mediasoup`).
+    Mediasoup,
 }
 
 /// Runs the benchmark (once, or without and with recording) and prints the table.
@@ -36,21 +49,51 @@ pub fn run_sfu(options: SfuRun) -> Result<()> {
     if options.profile {
         ensure_packages(&[PERF])?;
     }
+    if matches!(options.against, Some(Against::Mediasoup)) {
+        bail!(
+            "mediasoup cannot be installed on this machine: `npm install mediasoup` downloads its worker binary from GitHub, \
+             or builds it from sources it downloads from openssl.org and GitHub; neither is reachable from here"
+        );
+    }
+    if options.against.is_some() {
+        ensure_packages(&[JANUS, IPROUTE2])?;
+    }
     build_release(&[("mit-server", "mit"), ("mit-tests", "sfu_load")])?;
     let mut reports = vec![one_run(&options, false)?];
     if options.compare_recording {
         reports.push(one_run(&options, true)?);
     }
+    if options.against.is_some() {
+        reports.push(janus_run(&options)?);
+    }
     println!("\nSFU benchmark: release build, {} cores, loopback, synthetic Opus at 50 packets/s per publisher", super::cores());
     println!("(the load generator's {} webrtc-rs peers share the machine with the server)\n", options.publishers + options.subscribers);
     println!(
-        "{:<10} {:>5} {:>5} {:>12} {:>8} {:>10} {:>10} {:>12} {:>14} {:>12} {:>12}",
-        "recording", "pub", "sub", "fwd pkt/s", "loss %", "p50 ms", "p99 ms", "CPU % core", "RSS/peer KiB", "RSS peak MiB", "disk KiB/s"
+        "{:<6} {:<10} {:>5} {:>5} {:>12} {:>8} {:>10} {:>10} {:>12} {:>10} {:>14} {:>12} {:>12}",
+        "sfu",
+        "recording",
+        "pub",
+        "sub",
+        "fwd pkt/s",
+        "loss %",
+        "p50 ms",
+        "p99 ms",
+        "CPU % core",
+        "CPU µs/pkt",
+        "RSS/peer KiB",
+        "RSS peak MiB",
+        "disk KiB/s"
     );
     for report in &reports {
         let f = |k: &str| report[k].as_f64().unwrap_or(0.0);
+        let per_packet = if f("forwarded_per_second") > 0.0 {
+            f("server_cpu_percent_of_one_core") / 100.0 * 1e6 / f("forwarded_per_second")
+        } else {
+            0.0
+        };
         println!(
-            "{:<10} {:>5} {:>5} {:>12.0} {:>8.3} {:>10.2} {:>10.2} {:>12.1} {:>14} {:>12.1} {:>12.1}",
+            "{:<6} {:<10} {:>5} {:>5} {:>12.0} {:>8.3} {:>10.2} {:>10.2} {:>12.1} {:>10.1} {:>14} {:>12.1} {:>12.1}",
+            report["sfu"].as_str().unwrap_or("mit"),
             if report["recording"].as_bool() == Some(true) { "on" } else { "off" },
             report["publishers"].as_u64().unwrap_or(0),
             report["subscribers"].as_u64().unwrap_or(0),
@@ -59,12 +102,15 @@ pub fn run_sfu(options: SfuRun) -> Result<()> {
             f("latency_p50_us") / 1000.0,
             f("latency_p99_us") / 1000.0,
             f("server_cpu_percent_of_one_core"),
+            per_packet,
             report["server_rss_per_participant_kib"].as_u64().unwrap_or(0),
             f("server_rss_peak_kib") / 1024.0,
             f("server_disk_write_bytes_per_second") / 1024.0,
         );
     }
-    if let [off, on] = reports.as_slice() {
+    if let [off, on, ..] = reports.as_slice()
+        && options.compare_recording
+    {
         let tracks = options.publishers.max(1) as f64;
         let delta = |k: &str| on[k].as_f64().unwrap_or(0.0) - off[k].as_f64().unwrap_or(0.0);
         println!(
@@ -100,6 +146,21 @@ fn one_run(options: &SfuRun, record: bool) -> Result<Value> {
     if profile {
         report_profile(&perf_data, &dir.join(if record { "profile-recording.txt" } else { "profile.txt" }))?;
     }
+    let line = text.lines().rev().find(|l| l.starts_with('{')).context("sfu_load printed no report")?;
+    println!("{line}");
+    Ok(serde_json::from_str(line)?)
+}
+
+/// The same load through Janus VideoRoom, the load generator beside it in its namespace.
+fn janus_run(options: &SfuRun) -> Result<Value> {
+    let server = JanusServer::start(&scratch_dir("bench-janus"))?;
+    let load = workspace_root().join("target").join("release").join("sfu_load");
+    let mut command = server.command(&load);
+    command
+        .args(["--janus-url", &server.url(), "--bind-ip", janus::ADDRESS])
+        .args(["--publishers", &options.publishers.to_string(), "--subscribers", &options.subscribers.to_string()])
+        .args(["--seconds", &options.seconds.to_string(), "--server-pid", &server.pid().to_string()]);
+    let text = output(command.env("RUST_LOG", "error"))?;
     let line = text.lines().rev().find(|l| l.starts_with('{')).context("sfu_load printed no report")?;
     println!("{line}");
     Ok(serde_json::from_str(line)?)
