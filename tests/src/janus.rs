@@ -35,7 +35,8 @@ impl JanusParticipant {
 
     /// Creates VideoRoom `room` for up to `publishers` publishers (Opus and VP8).
     pub async fn create_room(&mut self, room: u64, publishers: usize) {
-        let body = json!({"request": "create", "room": room, "publishers": publishers, "audiocodec": "opus", "videocodec": "vp8", "bitrate": 0});
+        let body =
+            json!({"request": "create", "room": room, "publishers": publishers, "audiocodec": "opus", "videocodec": "vp8", "bitrate": 0});
         let reply = self.message(body, None).await;
         assert_eq!(reply["plugindata"]["data"]["videoroom"], "created", "Janus creates the room: {reply}");
     }

@@ -373,11 +373,19 @@ pub async fn send_synthetic(outgoing: &Outgoing, count: u32, every: Duration) ->
 /// Like [`send_synthetic`] for audio, with the send time in each payload so receivers can
 /// measure latency; returns packets sent.
 pub async fn send_stamped(outgoing: &Outgoing, count: u32, every: Duration) -> u32 {
+    send_stamped_sized(outgoing, count, every, 12).await
+}
+
+/// Like [`send_stamped`] with `size`-byte payloads (at least 9) on any track: 1,200 bytes every
+/// 10 ms is video-like load, about 1 Mbit/s.
+pub async fn send_stamped_sized(outgoing: &Outgoing, count: u32, every: Duration, size: usize) -> u32 {
     let Some(pt) = wait_for_payload_type(outgoing).await else { return 0 };
+    let clock_rate = if outgoing.mime == MIME_TYPE_OPUS { 48_000.0 } else { 90_000.0 };
+    let step = (clock_rate * every.as_secs_f64()) as u32;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sent = 0;
-    let mut payload = [0u8; 12];
+    let mut payload = vec![0u8; size.max(9)];
     payload[0] = STAMP;
     for i in 0..count {
         tick.tick().await;
@@ -387,7 +395,7 @@ pub async fn send_stamped(outgoing: &Outgoing, count: u32, every: Duration) -> u
                 version: 2,
                 payload_type: pt,
                 sequence_number: i as u16,
-                timestamp: i * 960,
+                timestamp: i * step,
                 ssrc: outgoing.ssrc,
                 marker: i == 0,
                 ..Default::default()

@@ -7,9 +7,9 @@
 //! its interceptors (NACK responder, sender reports) only when first negotiated. So an outlet
 //! keeps its writer and its SSRC for life, with one continuous sequence across publishers (see
 //! [`Rewriter`]); what changes through `replace_track` is the stream id (whose media it is) and
-//! the track id, which clients key their tracks by (webrtc-rs, Chromium and Firefox then report
-//! a new track on the m-line). Keyframe requests are routed by SSRC for the same reason
-//! ([`KeyframeRoutes`]).
+//! the track id, which clients such as webrtc-rs key their tracks by (webrtc-rs and Chromium
+//! then report a new track on the m-line; the tests show both). Keyframe requests are routed by
+//! SSRC for the same reason ([`KeyframeRoutes`]).
 
 use std::sync::Arc;
 use std::time::Instant;

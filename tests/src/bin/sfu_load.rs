@@ -1,7 +1,7 @@
 //! The SFU load generator behind `cargo xtask bench sfu`: P publishers and S receive-only
 //! subscribers (webrtc-rs peers) join one meeting on a running server — Mit, or with
 //! `--janus-url` a Janus VideoRoom; every publisher sends time-stamped Opus-sized packets at
-//! 50/s; it reports delivery, loss, latency, and the server's CPU and memory (read from /proc of
+//! 50/s, and with `--video` 1,200-byte packets at 100/s on a camera track too; it reports delivery, loss, latency, and the server's CPU and memory (read from /proc of
 //! `--server-pid`) as one JSON line.
 
 use std::sync::Arc;
@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use mit_client::types;
 use mit_tests::TestUser;
-use mit_tests::load::{cpu_seconds, percentile};
 use mit_tests::janus::JanusParticipant;
-use mit_tests::media::{MediaClient, Outgoing, send_stamped};
+use mit_tests::load::{cpu_seconds, percentile};
+use mit_tests::media::{MediaClient, Outgoing, send_stamped, send_stamped_sized};
 use mit_tests::room::RoomClient;
 use serde_json::json;
 use webrtc::peer_connection::RTCPeerConnectionState;
@@ -27,11 +27,23 @@ struct Args {
     janus_url: Option<String>,
     /// The address the participants' connections use (Janus never pairs with loopback).
     bind_ip: String,
+    /// Publishers also send a camera: 1,200-byte packets at 100/s (about 1 Mbit/s).
+    video: bool,
 }
 
 fn args() -> Args {
-    let mut args =
-        Args { base_url: String::new(), publishers: 4, subscribers: 16, seconds: 20, server_pid: 0, record: false, perf_output: None, janus_url: None, bind_ip: "127.0.0.1".into() };
+    let mut args = Args {
+        base_url: String::new(),
+        publishers: 4,
+        subscribers: 16,
+        seconds: 20,
+        server_pid: 0,
+        record: false,
+        perf_output: None,
+        janus_url: None,
+        bind_ip: "127.0.0.1".into(),
+        video: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_default();
@@ -45,6 +57,7 @@ fn args() -> Args {
             "--perf-output" => args.perf_output = Some(value()),
             "--janus-url" => args.janus_url = Some(value()),
             "--bind-ip" => args.bind_ip = value(),
+            "--video" => args.video = true,
             other => eprintln!("ignoring unknown argument {other}"),
         }
     }
@@ -82,6 +95,8 @@ async fn connect(user: &TestUser, meeting: uuid::Uuid, media: Arc<MediaClient>) 
 struct Joined {
     media: Vec<Arc<MediaClient>>,
     microphones: Vec<Outgoing>,
+    /// The publishers' cameras, with `--video`.
+    cameras: Vec<Outgoing>,
     _rooms: Vec<RoomClient>,
     _janus: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -109,18 +124,21 @@ async fn join_mit(args: &Args) -> Joined {
         host.client.start_recording().meeting_id(meeting.id).send().await.expect("recording");
     }
     let users: Vec<&TestUser> = std::iter::once(&host).chain(others.iter()).collect();
-    let (mut rooms, mut media, mut microphones) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut rooms, mut media, mut microphones, mut cameras) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (i, user) in users.iter().enumerate() {
         let client = MediaClient::new().await;
         if i < args.publishers {
             microphones.push(client.microphone("mic").await);
+            if args.video {
+                cameras.push(client.video("cam").await);
+            }
         } else {
             client.receive_only().await;
         }
         rooms.push(connect(user, meeting.id, client.clone()).await);
         media.push(client);
     }
-    Joined { media, microphones, _rooms: rooms, _janus: Vec::new() }
+    Joined { media, microphones, cameras, _rooms: rooms, _janus: Vec::new() }
 }
 
 /// The same participants in one Janus VideoRoom: each publisher publishes on one connection and
@@ -130,10 +148,13 @@ async fn join_janus(args: &Args, url: &str) -> Joined {
     let mut admin = JanusParticipant::attach(url).await;
     admin.create_room(room, args.publishers.max(1)).await;
     let mut keep = vec![admin.drain()];
-    let (mut feeds, mut publishing, mut microphones) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut feeds, mut publishing, mut microphones, mut cameras) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..args.publishers {
         let client = MediaClient::on(&args.bind_ip).await;
         microphones.push(client.microphone("mic").await);
+        if args.video {
+            cameras.push(client.video("cam").await);
+        }
         let mut participant = JanusParticipant::attach(url).await;
         feeds.push(participant.publish(room, &client).await);
         assert!(client.wait_for_state(RTCPeerConnectionState::Connected, Duration::from_secs(30)).await, "a publisher connects");
@@ -154,7 +175,7 @@ async fn join_janus(args: &Args, url: &str) -> Joined {
     }
     // Receiving connections are what the report counts; the publishing ones stay open too.
     media.extend(publishing);
-    Joined { media, microphones, _rooms: Vec::new(), _janus: keep }
+    Joined { media, microphones, cameras, _rooms: Vec::new(), _janus: keep }
 }
 
 #[tokio::main]
@@ -165,7 +186,7 @@ async fn main() {
         Some(url) => join_janus(&args, url).await,
         None => join_mit(&args).await,
     };
-    let Joined { media, microphones, _rooms, _janus } = joined;
+    let Joined { media, microphones, cameras, _rooms, _janus } = joined;
     // Let the last renegotiations settle before measuring.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let connected_rss = rss_kib(args.server_pid);
@@ -184,8 +205,24 @@ async fn main() {
     let cpu_before = cpu_seconds(&args.server_pid.to_string());
     let disk_before = disk_write_bytes(args.server_pid);
     let started = Instant::now();
-    let senders: Vec<_> =
-        microphones.into_iter().map(|m| tokio::spawn(async move { send_stamped(&m, packets, Duration::from_millis(20)).await })).collect();
+    let mut cameras = cameras.into_iter();
+    let senders: Vec<_> = microphones
+        .into_iter()
+        .map(|microphone| {
+            let camera = cameras.next();
+            tokio::spawn(async move {
+                let voice = send_stamped(&microphone, packets, Duration::from_millis(20));
+                let picture = async {
+                    match &camera {
+                        Some(camera) => send_stamped_sized(camera, packets * 2, Duration::from_millis(10), 1200).await,
+                        None => 0,
+                    }
+                };
+                let (voice, picture) = tokio::join!(voice, picture);
+                voice + picture
+            })
+        })
+        .collect();
     let mut sent = Vec::new();
     for sender in senders {
         sent.push(sender.await.unwrap_or(0));
@@ -218,6 +255,7 @@ async fn main() {
         "participants": participants,
         "recording": args.record,
         "sfu": if args.janus_url.is_some() { "janus" } else { "mit" },
+        "video": args.video,
         "seconds": elapsed,
         "packets_sent": total_sent,
         "packets_expected": expected,

@@ -109,9 +109,10 @@ fn create_namespace(name: &str) -> Result<()> {
 /// through the API.
 fn write_config(dir: &Path) -> Result<()> {
     let folder = |name: &str| PathBuf::from(PLUGINS).join(name).display().to_string();
-    let disabled_plugins = ["audiobridge", "duktape", "echotest", "lua", "nosip", "recordplay", "sip", "streaming", "textroom", "videocall", "voicemail"]
-        .map(|p| format!("libjanus_{p}.so"))
-        .join(",");
+    let disabled_plugins =
+        ["audiobridge", "duktape", "echotest", "lua", "nosip", "recordplay", "sip", "streaming", "textroom", "videocall", "voicemail"]
+            .map(|p| format!("libjanus_{p}.so"))
+            .join(",");
     let disabled_transports = ["http", "mqtt", "nanomsg", "pfunix", "rabbitmq"].map(|t| format!("libjanus_{t}.so")).join(",");
     let core = format!(
         "general: {{\n  configs_folder = \"{dir}\"\n  plugins_folder = \"{plugins}\"\n  transports_folder = \"{transports}\"\n  \
@@ -131,7 +132,9 @@ fn write_config(dir: &Path) -> Result<()> {
     std::fs::write(dir.join("janus.jcfg"), core)?;
     std::fs::write(
         dir.join("janus.transport.websockets.jcfg"),
-        format!("general: {{\n  json = \"plain\"\n  ws = true\n  ws_port = {WS_PORT}\n  ws_ip = \"127.0.0.1\"\n}}\nadmin: {{\n  admin_ws = false\n}}\n"),
+        format!(
+            "general: {{\n  json = \"plain\"\n  ws = true\n  ws_port = {WS_PORT}\n  ws_ip = \"127.0.0.1\"\n}}\nadmin: {{\n  admin_ws = false\n}}\n"
+        ),
     )?;
     std::fs::write(dir.join("janus.plugin.videoroom.jcfg"), "general: {\n}\n")?;
     Ok(())

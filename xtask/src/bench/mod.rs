@@ -47,6 +47,9 @@ pub enum BenchCommand {
         /// Sample the server with `perf` (Debian `linux-perf`) and write the profile.
         #[arg(long)]
         profile: bool,
+        /// Publishers also send video-like load: 1,200-byte packets at 100/s (about 1 Mbit/s).
+        #[arg(long)]
+        video: bool,
         /// Also run the same load through another SFU and print both side by side.
         #[arg(long, value_enum)]
         against: Option<sfu::Against>,
@@ -99,8 +102,8 @@ pub fn run_bench(command: BenchCommand) -> Result<()> {
     match command {
         BenchCommand::Rest { seconds, against: Some(baseline), .. } => rest_against::run_against(&baseline, seconds),
         BenchCommand::Rest { seconds, connections, against: None } => rest::run_rest(seconds, connections),
-        BenchCommand::Sfu { publishers, subscribers, seconds, compare_recording, profile, against } => {
-            sfu::run_sfu(sfu::SfuRun { publishers, subscribers, seconds, compare_recording, profile, against })
+        BenchCommand::Sfu { publishers, subscribers, seconds, compare_recording, profile, video, against } => {
+            sfu::run_sfu(sfu::SfuRun { publishers, subscribers, seconds, compare_recording, profile, video, against })
         }
         BenchCommand::Knowledge { seconds, connections } => knowledge::run_knowledge(seconds, connections),
         BenchCommand::Review { reviewers, listeners, lines, seconds } => {

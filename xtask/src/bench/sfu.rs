@@ -30,6 +30,8 @@ pub struct SfuRun {
     pub compare_recording: bool,
     /// Sample the server with `perf` during the run.
     pub profile: bool,
+    /// Publishers send a camera too.
+    pub video: bool,
     /// The other SFU to run the same load through.
     pub against: Option<Against>,
 }
@@ -66,7 +68,8 @@ pub fn run_sfu(options: SfuRun) -> Result<()> {
     if options.against.is_some() {
         reports.push(janus_run(&options)?);
     }
-    println!("\nSFU benchmark: release build, {} cores, loopback, synthetic Opus at 50 packets/s per publisher", super::cores());
+    let load = if options.video { "Opus-sized at 50/s and 1,200-byte video at 100/s" } else { "Opus-sized at 50/s" };
+    println!("\nSFU benchmark: release build, {} cores, loopback, per publisher: {load}", super::cores());
     println!("(the load generator's {} webrtc-rs peers share the machine with the server)\n", options.publishers + options.subscribers);
     println!(
         "{:<6} {:<10} {:>5} {:>5} {:>12} {:>8} {:>10} {:>10} {:>12} {:>10} {:>14} {:>12} {:>12}",
@@ -138,6 +141,9 @@ fn one_run(options: &SfuRun, record: bool) -> Result<Value> {
     if record {
         command.arg("--record");
     }
+    if options.video {
+        command.arg("--video");
+    }
     let profile = options.profile && on_path("perf");
     if profile {
         command.arg("--perf-output").arg(&perf_data);
@@ -160,6 +166,9 @@ fn janus_run(options: &SfuRun) -> Result<Value> {
         .args(["--janus-url", &server.url(), "--bind-ip", janus::ADDRESS])
         .args(["--publishers", &options.publishers.to_string(), "--subscribers", &options.subscribers.to_string()])
         .args(["--seconds", &options.seconds.to_string(), "--server-pid", &server.pid().to_string()]);
+    if options.video {
+        command.arg("--video");
+    }
     let text = output(command.env("RUST_LOG", "error"))?;
     let line = text.lines().rev().find(|l| l.starts_with('{')).context("sfu_load printed no report")?;
     println!("{line}");
