@@ -10,6 +10,7 @@ pub mod janus;
 pub mod keyframes;
 pub mod load;
 pub mod media;
+pub mod mediasoup;
 pub mod netns;
 pub mod recordings;
 pub mod room;

@@ -376,31 +376,34 @@ pub async fn send_stamped(outgoing: &Outgoing, count: u32, every: Duration) -> u
     send_stamped_sized(outgoing, count, every, 12).await
 }
 
-/// Like [`send_stamped`] with `size`-byte payloads (at least 9) on any track: 1,200 bytes every
-/// 10 ms is video-like load, about 1 Mbit/s.
+/// Like [`send_stamped`] with `size`-byte payloads on any track: 1,200 bytes every 10 ms is
+/// video-like load, about 1 Mbit/s. As from a browser, the sequence starts at a random number,
+/// and video carries VP8 payload descriptors with a picture id, a keyframe every 100 packets
+/// (SFUs that parse VP8, such as mediasoup, forward nothing before a keyframe); the send time
+/// then sits at the end of the payload.
 pub async fn send_stamped_sized(outgoing: &Outgoing, count: u32, every: Duration, size: usize) -> u32 {
     let Some(pt) = wait_for_payload_type(outgoing).await else { return 0 };
-    let clock_rate = if outgoing.mime == MIME_TYPE_OPUS { 48_000.0 } else { 90_000.0 };
+    let video = outgoing.mime != MIME_TYPE_OPUS;
+    let clock_rate = if video { 90_000.0 } else { 48_000.0 };
     let step = (clock_rate * every.as_secs_f64()) as u32;
+    let first = rand_ssrc() as u16;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sent = 0;
-    let mut payload = vec![0u8; size.max(9)];
-    payload[0] = STAMP;
     for i in 0..count {
         tick.tick().await;
-        payload[1..9].copy_from_slice(&now_micros().to_be_bytes());
+        let payload = if video { stamped_vp8(i, size) } else { stamped_opus(size) };
         let packet = rtp::Packet {
             header: rtp::header::Header {
                 version: 2,
                 payload_type: pt,
-                sequence_number: i as u16,
+                sequence_number: first.wrapping_add(i as u16),
                 timestamp: i * step,
                 ssrc: outgoing.ssrc,
-                marker: i == 0,
+                marker: video || i == 0,
                 ..Default::default()
             },
-            payload: Bytes::copy_from_slice(&payload),
+            payload,
         };
         if outgoing.track.write_rtp(packet).await.is_ok() {
             sent += 1;
@@ -409,13 +412,41 @@ pub async fn send_stamped_sized(outgoing: &Outgoing, count: u32, every: Duration
     sent
 }
 
+/// An Opus-sized payload: the stamp byte (a valid Opus TOC) and the send time first.
+fn stamped_opus(size: usize) -> Bytes {
+    let mut payload = vec![0u8; size.max(9)];
+    payload[0] = STAMP;
+    payload[1..9].copy_from_slice(&now_micros().to_be_bytes());
+    Bytes::from(payload)
+}
+
+/// Packet `i` of a VP8-shaped stream, one frame per packet: payload descriptor (start of
+/// partition, 15-bit picture id), frame tag (a 320×240 keyframe every 100 frames), padding, and
+/// the stamp byte with the send time last.
+fn stamped_vp8(i: u32, size: usize) -> Bytes {
+    let picture_id = (i & 0x7fff) as u16;
+    let mut payload = vec![0x90, 0x80, 0x80 | (picture_id >> 8) as u8, picture_id as u8];
+    if i % 100 == 0 {
+        payload.extend_from_slice(&[0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00]);
+    } else {
+        payload.extend_from_slice(&[0x11, 0x02, 0x00]);
+    }
+    payload.resize(size.max(payload.len() + 9) - 9, 0);
+    payload.push(STAMP);
+    payload.extend_from_slice(&now_micros().to_be_bytes());
+    Bytes::from(payload)
+}
+
 fn now_micros() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
 }
 
+/// The send time of a stamped packet: first in audio, last in video (see [`send_stamped_sized`]).
 fn stamp_of(payload: &[u8]) -> Option<u64> {
+    let time = |bytes: &[u8]| bytes.try_into().ok().map(u64::from_be_bytes);
     match payload {
-        [STAMP, rest @ ..] if rest.len() >= 8 => Some(u64::from_be_bytes(rest[..8].try_into().ok()?)),
+        [STAMP, rest @ ..] if rest.len() >= 8 => time(&rest[..8]),
+        [.., STAMP, a, b, c, d, e, f, g, h] => time(&[*a, *b, *c, *d, *e, *f, *g, *h]),
         _ => None,
     }
 }

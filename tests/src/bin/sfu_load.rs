@@ -1,6 +1,7 @@
 //! The SFU load generator behind `cargo xtask bench sfu`: P publishers and S receive-only
 //! subscribers (webrtc-rs peers) join one meeting on a running server — Mit, or with
-//! `--janus-url` a Janus VideoRoom; every publisher sends time-stamped Opus-sized packets at
+//! `--janus-url` a Janus VideoRoom, or with `--mediasoup-url` mediasoup behind
+//! `tests/mediasoup/server.mjs`; every publisher sends time-stamped Opus-sized packets at
 //! 50/s, and with `--video` 1,200-byte packets at 100/s on a camera track too; it reports delivery, loss, latency, and the server's CPU and memory (read from /proc of
 //! `--server-pid`) as one JSON line.
 
@@ -12,6 +13,7 @@ use mit_tests::TestUser;
 use mit_tests::janus::JanusParticipant;
 use mit_tests::load::{cpu_seconds, percentile};
 use mit_tests::media::{MediaClient, Outgoing, send_stamped, send_stamped_sized};
+use mit_tests::mediasoup::MediasoupParticipant;
 use mit_tests::room::RoomClient;
 use serde_json::json;
 use webrtc::peer_connection::RTCPeerConnectionState;
@@ -25,6 +27,7 @@ struct Args {
     record: bool,
     perf_output: Option<String>,
     janus_url: Option<String>,
+    mediasoup_url: Option<String>,
     /// The address the participants' connections use (Janus never pairs with loopback).
     bind_ip: String,
     /// Publishers also send a camera: 1,200-byte packets at 100/s (about 1 Mbit/s).
@@ -41,6 +44,7 @@ fn args() -> Args {
         record: false,
         perf_output: None,
         janus_url: None,
+        mediasoup_url: None,
         bind_ip: "127.0.0.1".into(),
         video: false,
     };
@@ -56,6 +60,7 @@ fn args() -> Args {
             "--record" => args.record = true,
             "--perf-output" => args.perf_output = Some(value()),
             "--janus-url" => args.janus_url = Some(value()),
+            "--mediasoup-url" => args.mediasoup_url = Some(value()),
             "--bind-ip" => args.bind_ip = value(),
             "--video" => args.video = true,
             other => eprintln!("ignoring unknown argument {other}"),
@@ -98,7 +103,11 @@ struct Joined {
     /// The publishers' cameras, with `--video`.
     cameras: Vec<Outgoing>,
     _rooms: Vec<RoomClient>,
-    _janus: Vec<tokio::task::JoinHandle<()>>,
+    /// Signalling sockets of the other SFUs, read until the end.
+    _sockets: Vec<tokio::task::JoinHandle<()>>,
+    /// The server's resident memory just before the first connection (after Mit's sign-ups,
+    /// whose password hashing leaves memory with the allocator).
+    idle_rss_kib: u64,
 }
 
 /// P publishers and S listeners in one Mit meeting.
@@ -123,6 +132,7 @@ async fn join_mit(args: &Args) -> Joined {
     if args.record {
         host.client.start_recording().meeting_id(meeting.id).send().await.expect("recording");
     }
+    let idle_rss_kib = rss_kib(args.server_pid);
     let users: Vec<&TestUser> = std::iter::once(&host).chain(others.iter()).collect();
     let (mut rooms, mut media, mut microphones, mut cameras) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (i, user) in users.iter().enumerate() {
@@ -138,12 +148,13 @@ async fn join_mit(args: &Args) -> Joined {
         rooms.push(connect(user, meeting.id, client.clone()).await);
         media.push(client);
     }
-    Joined { media, microphones, cameras, _rooms: rooms, _janus: Vec::new() }
+    Joined { media, microphones, cameras, _rooms: rooms, _sockets: Vec::new(), idle_rss_kib }
 }
 
 /// The same participants in one Janus VideoRoom: each publisher publishes on one connection and
 /// (Janus's model) receives the others on a second; each listener subscribes to every publisher.
 async fn join_janus(args: &Args, url: &str) -> Joined {
+    let idle_rss_kib = rss_kib(args.server_pid);
     let room = u64::from(std::process::id());
     let mut admin = JanusParticipant::attach(url).await;
     admin.create_room(room, args.publishers.max(1)).await;
@@ -175,18 +186,52 @@ async fn join_janus(args: &Args, url: &str) -> Joined {
     }
     // Receiving connections are what the report counts; the publishing ones stay open too.
     media.extend(publishing);
-    Joined { media, microphones, cameras, _rooms: Vec::new(), _janus: keep }
+    Joined { media, microphones, cameras, _rooms: Vec::new(), _sockets: keep, idle_rss_kib }
+}
+
+/// The same participants through mediasoup (one router), in the same shape as [`join_janus`]:
+/// a publishing and a receiving connection per publisher, one receiving connection per listener.
+async fn join_mediasoup(args: &Args, url: &str) -> Joined {
+    let idle_rss_kib = rss_kib(args.server_pid);
+    let (mut producers, mut keep, mut publishing, mut microphones, mut cameras) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..args.publishers {
+        let client = MediaClient::on(&args.bind_ip).await;
+        microphones.push(client.microphone("mic").await);
+        if args.video {
+            cameras.push(client.video("cam").await);
+        }
+        let mut participant = MediasoupParticipant::connect(url).await;
+        producers.push(participant.publish(&client).await);
+        assert!(client.wait_for_state(RTCPeerConnectionState::Connected, Duration::from_secs(30)).await, "a publisher connects");
+        keep.push(participant.drain());
+        publishing.push(client);
+    }
+    let mut media = Vec::new();
+    for i in 0..args.publishers + args.subscribers {
+        let others: Vec<String> = producers.iter().enumerate().filter(|(j, _)| *j != i).flat_map(|(_, ids)| ids.iter().cloned()).collect();
+        let client = MediaClient::on(&args.bind_ip).await;
+        if !others.is_empty() {
+            let mut participant = MediasoupParticipant::connect(url).await;
+            participant.subscribe(&others, &client).await;
+            assert!(client.wait_for_state(RTCPeerConnectionState::Connected, Duration::from_secs(30)).await, "a subscriber connects");
+            keep.push(participant.drain());
+        }
+        media.push(client);
+    }
+    media.extend(publishing);
+    Joined { media, microphones, cameras, _rooms: Vec::new(), _sockets: keep, idle_rss_kib }
 }
 
 #[tokio::main]
 async fn main() {
     let args = args();
-    let idle_rss = rss_kib(args.server_pid);
-    let joined = match &args.janus_url {
-        Some(url) => join_janus(&args, url).await,
-        None => join_mit(&args).await,
+    let joined = match (&args.janus_url, &args.mediasoup_url) {
+        (Some(url), _) => join_janus(&args, url).await,
+        (None, Some(url)) => join_mediasoup(&args, url).await,
+        (None, None) => join_mit(&args).await,
     };
-    let Joined { media, microphones, cameras, _rooms, _janus } = joined;
+    let Joined { media, microphones, cameras, _rooms, _sockets, idle_rss_kib: idle_rss } = joined;
     // Let the last renegotiations settle before measuring.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let connected_rss = rss_kib(args.server_pid);
@@ -254,7 +299,11 @@ async fn main() {
         "subscribers": args.subscribers,
         "participants": participants,
         "recording": args.record,
-        "sfu": if args.janus_url.is_some() { "janus" } else { "mit" },
+        "sfu": match (&args.janus_url, &args.mediasoup_url) {
+            (Some(_), _) => "janus",
+            (None, Some(_)) => "mediasoup",
+            (None, None) => "mit",
+        },
         "video": args.video,
         "seconds": elapsed,
         "packets_sent": total_sent,

@@ -5,6 +5,7 @@ mod events;
 mod http_seed;
 mod janus;
 mod knowledge;
+mod mediasoup;
 mod rest;
 mod rest_against;
 mod review;
@@ -50,9 +51,10 @@ pub enum BenchCommand {
         /// Publishers also send video-like load: 1,200-byte packets at 100/s (about 1 Mbit/s).
         #[arg(long)]
         video: bool,
-        /// Also run the same load through another SFU and print both side by side.
-        #[arg(long, value_enum)]
-        against: Option<sfu::Against>,
+        /// Also run the same load through other SFUs (`janus`, `mediasoup`, or both:
+        /// `janus,mediasoup`) and print them side by side.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        against: Vec<sfu::Against>,
     },
     /// Search, list, history and "as of" reads over 100,000 facts, and merges racing on hot facts.
     Knowledge {

@@ -5,10 +5,11 @@
 
 use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde_json::Value;
 
 use super::janus::{self, JANUS, JanusServer};
+use super::mediasoup::MediasoupServer;
 use super::server::{ReleaseServer, build_release};
 use crate::process::{on_path, output};
 use crate::services::Postgres;
@@ -32,16 +33,16 @@ pub struct SfuRun {
     pub profile: bool,
     /// Publishers send a camera too.
     pub video: bool,
-    /// The other SFU to run the same load through.
-    pub against: Option<Against>,
+    /// The other SFUs to run the same load through.
+    pub against: Vec<Against>,
 }
 
-/// The SFUs `--against` knows.
-#[derive(Clone, Copy, clap::ValueEnum)]
+/// The SFUs `--against` runs the same load through.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Against {
     /// Janus VideoRoom (Debian `janus`).
     Janus,
-    /// mediasoup (npm `mediasoup`).
+    /// mediasoup (npm `mediasoup`, its worker built here against Debian's libraries).
     Mediasoup,
 }
 
@@ -51,13 +52,7 @@ pub fn run_sfu(options: SfuRun) -> Result<()> {
     if options.profile {
         ensure_packages(&[PERF])?;
     }
-    if matches!(options.against, Some(Against::Mediasoup)) {
-        bail!(
-            "mediasoup cannot be installed on this machine: `npm install mediasoup` downloads its worker binary from GitHub, \
-             or builds it from sources it downloads from openssl.org and GitHub; neither is reachable from here"
-        );
-    }
-    if options.against.is_some() {
+    if options.against.contains(&Against::Janus) {
         ensure_packages(&[JANUS, IPROUTE2])?;
     }
     build_release(&[("mit-server", "mit"), ("mit-tests", "sfu_load")])?;
@@ -65,14 +60,17 @@ pub fn run_sfu(options: SfuRun) -> Result<()> {
     if options.compare_recording {
         reports.push(one_run(&options, true)?);
     }
-    if options.against.is_some() {
-        reports.push(janus_run(&options)?);
+    for other in &options.against {
+        reports.push(match other {
+            Against::Janus => janus_run(&options)?,
+            Against::Mediasoup => mediasoup_run(&options)?,
+        });
     }
     let load = if options.video { "Opus-sized at 50/s and 1,200-byte video at 100/s" } else { "Opus-sized at 50/s" };
     println!("\nSFU benchmark: release build, {} cores, loopback, per publisher: {load}", super::cores());
     println!("(the load generator's {} webrtc-rs peers share the machine with the server)\n", options.publishers + options.subscribers);
     println!(
-        "{:<6} {:<10} {:>5} {:>5} {:>12} {:>8} {:>10} {:>10} {:>12} {:>10} {:>14} {:>12} {:>12}",
+        "{:<10} {:<10} {:>5} {:>5} {:>12} {:>8} {:>10} {:>10} {:>12} {:>10} {:>14} {:>12} {:>12}",
         "sfu",
         "recording",
         "pub",
@@ -95,7 +93,7 @@ pub fn run_sfu(options: SfuRun) -> Result<()> {
             0.0
         };
         println!(
-            "{:<6} {:<10} {:>5} {:>5} {:>12.0} {:>8.3} {:>10.2} {:>10.2} {:>12.1} {:>10.1} {:>14} {:>12.1} {:>12.1}",
+            "{:<10} {:<10} {:>5} {:>5} {:>12.0} {:>8.3} {:>10.2} {:>10.2} {:>12.1} {:>10.1} {:>14} {:>12.1} {:>12.1}",
             report["sfu"].as_str().unwrap_or("mit"),
             if report["recording"].as_bool() == Some(true) { "on" } else { "off" },
             report["publishers"].as_u64().unwrap_or(0),
@@ -169,6 +167,26 @@ fn janus_run(options: &SfuRun) -> Result<Value> {
     if options.video {
         command.arg("--video");
     }
+    report_of(command)
+}
+
+/// The same load through mediasoup on loopback, as Mit's.
+fn mediasoup_run(options: &SfuRun) -> Result<Value> {
+    let server = MediasoupServer::start()?;
+    let load = workspace_root().join("target").join("release").join("sfu_load");
+    let mut command = Command::new(load);
+    command
+        .args(["--mediasoup-url", &server.url()])
+        .args(["--publishers", &options.publishers.to_string(), "--subscribers", &options.subscribers.to_string()])
+        .args(["--seconds", &options.seconds.to_string(), "--server-pid", &server.worker_pid().to_string()]);
+    if options.video {
+        command.arg("--video");
+    }
+    report_of(command)
+}
+
+/// Runs the load generator and reads its one-line JSON report.
+fn report_of(mut command: Command) -> Result<Value> {
     let text = output(command.env("RUST_LOG", "error"))?;
     let line = text.lines().rev().find(|l| l.starts_with('{')).context("sfu_load printed no report")?;
     println!("{line}");
