@@ -426,7 +426,7 @@ fn stamped_opus(size: usize) -> Bytes {
 fn stamped_vp8(i: u32, size: usize) -> Bytes {
     let picture_id = (i & 0x7fff) as u16;
     let mut payload = vec![0x90, 0x80, 0x80 | (picture_id >> 8) as u8, picture_id as u8];
-    if i % 100 == 0 {
+    if i.is_multiple_of(100) {
         payload.extend_from_slice(&[0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00]);
     } else {
         payload.extend_from_slice(&[0x11, 0x02, 0x00]);
