@@ -105,15 +105,12 @@ struct Joined {
     _rooms: Vec<RoomClient>,
     /// Signalling sockets of the other SFUs, read until the end.
     _sockets: Vec<tokio::task::JoinHandle<()>>,
-    /// The server's resident memory before anyone joined.
+    /// The server's resident memory just before the first connection.
     idle_rss_kib: u64,
 }
 
 /// P publishers and S listeners in one Mit meeting.
 async fn join_mit(args: &Args) -> Joined {
-    // Before the sign-ups: their password hashing (19 MiB each) stays resident for seconds,
-    // until mimalloc purges it, and would hide what the connections add.
-    let idle_rss_kib = rss_kib(args.server_pid);
     let host = TestUser::register_at(&args.base_url, "Bench host").await;
     let mut others = Vec::new();
     for i in 1..args.publishers + args.subscribers {
@@ -134,6 +131,10 @@ async fn join_mit(args: &Args) -> Joined {
     if args.record {
         host.client.start_recording().meeting_id(meeting.id).send().await.expect("recording");
     }
+    // The sign-ups' password hashing (19 MiB each) ran on tokio's blocking threads, whose
+    // mimalloc heaps stay resident until the threads retire after 10 s idle.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let idle_rss_kib = rss_kib(args.server_pid);
     let users: Vec<&TestUser> = std::iter::once(&host).chain(others.iter()).collect();
     let (mut rooms, mut media, mut microphones, mut cameras) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (i, user) in users.iter().enumerate() {
