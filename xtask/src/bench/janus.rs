@@ -26,6 +26,8 @@ const WS_PORT: u16 = 18_188;
 pub struct JanusServer {
     namespace: String,
     process: Child,
+    /// Its configuration and log, removed with it.
+    dir: PathBuf,
 }
 
 impl JanusServer {
@@ -45,8 +47,13 @@ impl JanusServer {
             .stderr(log)
             .spawn()
             .context("starting janus")?;
-        let server = Self { namespace, process };
-        server.wait_until_listening()?;
+        let server = Self { namespace, process, dir: dir.to_path_buf() };
+        if let Err(error) = server.wait_until_listening() {
+            // The directory goes with the server: say what its log said first.
+            let log = std::fs::read_to_string(dir.join("janus.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect();
+            return Err(error.context(format!("janus's log ends:\n{}", tail.join("\n"))));
+        }
         Ok(server)
     }
 
@@ -89,6 +96,7 @@ impl Drop for JanusServer {
         let _ = self.process.kill();
         let _ = self.process.wait();
         let _ = Command::new("ip").args(["netns", "del", &self.namespace]).status();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
