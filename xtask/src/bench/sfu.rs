@@ -132,27 +132,34 @@ fn one_run(options: &SfuRun, record: bool) -> Result<Value> {
     let perf_data = dir.join(if record { "perf-recording.data" } else { "perf.data" });
     let load = workspace_root().join("target").join("release").join("sfu_load");
     let mut command = Command::new(load);
-    command
-        .args(["--base-url", &server.base_url])
-        .args(["--publishers", &options.publishers.to_string(), "--subscribers", &options.subscribers.to_string()])
-        .args(["--seconds", &options.seconds.to_string(), "--server-pid", &server.pid().to_string()]);
+    command.args(["--base-url", &server.base_url]);
+    load_args(&mut command, options, server.pid());
     if record {
         command.arg("--record");
-    }
-    if options.video {
-        command.arg("--video");
     }
     let profile = options.profile && on_path("perf");
     if profile {
         command.arg("--perf-output").arg(&perf_data);
     }
-    let text = output(command.env("RUST_LOG", "error"))?;
+    let report = report_of(command)?;
     if profile {
         report_profile(&perf_data, &dir.join(if record { "profile-recording.txt" } else { "profile.txt" }))?;
     }
-    let line = text.lines().rev().find(|l| l.starts_with('{')).context("sfu_load printed no report")?;
-    println!("{line}");
-    Ok(serde_json::from_str(line)?)
+    Ok(report)
+}
+
+/// The load every SFU gets: who publishes and listens, for how long, with or without video,
+/// measured on `server_pid`.
+fn load_args(command: &mut Command, options: &SfuRun, server_pid: u32) {
+    command.args(["--publishers", &options.publishers.to_string(), "--subscribers", &options.subscribers.to_string()]).args([
+        "--seconds",
+        &options.seconds.to_string(),
+        "--server-pid",
+        &server_pid.to_string(),
+    ]);
+    if options.video {
+        command.arg("--video");
+    }
 }
 
 /// The same load through Janus VideoRoom, the load generator beside it in its namespace.
@@ -160,13 +167,8 @@ fn janus_run(options: &SfuRun) -> Result<Value> {
     let server = JanusServer::start(&scratch_dir("bench-janus"))?;
     let load = workspace_root().join("target").join("release").join("sfu_load");
     let mut command = server.command(&load);
-    command
-        .args(["--janus-url", &server.url(), "--bind-ip", janus::ADDRESS])
-        .args(["--publishers", &options.publishers.to_string(), "--subscribers", &options.subscribers.to_string()])
-        .args(["--seconds", &options.seconds.to_string(), "--server-pid", &server.pid().to_string()]);
-    if options.video {
-        command.arg("--video");
-    }
+    command.args(["--janus-url", &server.url(), "--bind-ip", janus::ADDRESS]);
+    load_args(&mut command, options, server.pid());
     report_of(command)
 }
 
@@ -175,13 +177,8 @@ fn mediasoup_run(options: &SfuRun) -> Result<Value> {
     let server = MediasoupServer::start()?;
     let load = workspace_root().join("target").join("release").join("sfu_load");
     let mut command = Command::new(load);
-    command
-        .args(["--mediasoup-url", &server.url()])
-        .args(["--publishers", &options.publishers.to_string(), "--subscribers", &options.subscribers.to_string()])
-        .args(["--seconds", &options.seconds.to_string(), "--server-pid", &server.worker_pid().to_string()]);
-    if options.video {
-        command.arg("--video");
-    }
+    command.args(["--mediasoup-url", &server.url()]);
+    load_args(&mut command, options, server.worker_pid());
     report_of(command)
 }
 
