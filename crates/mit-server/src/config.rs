@@ -61,6 +61,8 @@ pub struct RtcConfig {
     pub tcp_port: u16,
     /// Public address announced in ICE candidates when behind 1:1 NAT (`RTC_PUBLIC_IP`).
     pub public_ip: Option<IpAddr>,
+    /// Media worker threads, each holding whole rooms (`RTC_WORKERS`; default: one per core).
+    pub workers: usize,
 }
 
 /// Everything `mit serve` is configured with.
@@ -369,13 +371,15 @@ fn rtc(env: &Env, host: IpAddr) -> Result<RtcConfig, ConfigError> {
     }
     let udp_port: u16 = env.ranged("RTC_UDP_PORT", 40000, 0..=65_535, "(a UDP port; 0: any free port)")?;
     let tcp_port: u16 = env.ranged("RTC_TCP_PORT", 40000, 0..=65_535, "(a TCP port; 0: any free port)")?;
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let workers: usize = env.ranged("RTC_WORKERS", cores, 1..=256, "threads")?;
     let public_ip = match env.text("RTC_PUBLIC_IP") {
         None => None,
         Some(text) => Some(
             text.parse().map_err(|_| ConfigError { variable: "RTC_PUBLIC_IP", problem: format!("is `{text}`, expected an IP address") })?,
         ),
     };
-    Ok(RtcConfig { bind_ip, udp_port, tcp_port, public_ip })
+    Ok(RtcConfig { bind_ip, udp_port, tcp_port, public_ip, workers })
 }
 
 #[cfg(test)]
@@ -431,6 +435,7 @@ mod tests {
             ("ROOM_GRACE_SECONDS", "31"),
             ("TURN_CREDENTIAL_TTL_SECONDS", "1"),
             ("RTC_UDP_PORT", "65536"),
+            ("RTC_WORKERS", "0"),
         ];
         for (variable, value) in cases {
             let error = config(&[("TURN_SECRET", "coturn-secret"), (variable, value)]).expect_err(variable);

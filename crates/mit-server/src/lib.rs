@@ -245,6 +245,7 @@ fn sfu_config(config: &Config) -> SfuConfig {
     let mut sfu = SfuConfig::new(config.rtc.bind_ip, config.rtc.udp_port);
     sfu.tcp_port = Some(config.rtc.tcp_port);
     sfu.public_ip = config.rtc.public_ip;
+    sfu.workers = config.rtc.workers;
     sfu
 }
 

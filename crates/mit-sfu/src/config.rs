@@ -24,6 +24,8 @@ pub struct SfuConfig {
     pub ice_disconnected_timeout: Duration,
     /// How long after that it counts as failed.
     pub ice_failed_timeout: Duration,
+    /// Media worker threads, each holding whole rooms (default: one per core).
+    pub workers: usize,
 }
 
 impl SfuConfig {
@@ -38,6 +40,7 @@ impl SfuConfig {
             keyframe_interval: Duration::from_millis(500),
             ice_disconnected_timeout: Duration::from_secs(5),
             ice_failed_timeout: Duration::from_secs(15),
+            workers: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
         }
     }
 }

@@ -25,6 +25,7 @@ mod publication;
 pub mod recording;
 pub mod rewrite;
 mod room;
+mod workers;
 
 use std::sync::Arc;
 
@@ -40,6 +41,7 @@ pub use rtc::rtp_transceiver::rtp_sender::RtpCodecKind as MediaKind;
 
 use crate::metrics::SfuMetrics;
 use crate::mux::NodePorts;
+use crate::workers::Workers;
 
 /// Why the media plane could not do something.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +54,9 @@ pub enum SfuError {
         /// Why.
         source: std::io::Error,
     },
+    /// The media worker threads cannot be started.
+    #[error("cannot start the media workers: {0}")]
+    Workers(std::io::Error),
     /// webrtc-rs refused to build a connection.
     #[error("cannot build a peer connection: {0}")]
     Build(String),
@@ -69,6 +74,7 @@ pub(crate) struct Shared {
     /// The TCP port peers may connect to instead, with ICE over TCP on.
     tcp_port: Option<u16>,
     metrics: Arc<SfuMetrics>,
+    workers: Workers,
 }
 
 /// The media plane of one node.
@@ -85,7 +91,8 @@ impl Sfu {
         let ports = NodePorts::bind(address, tcp).map_err(|source| SfuError::Bind { address, source })?;
         let udp_port = ports.udp_addr().map_err(|source| SfuError::Bind { address, source })?.port();
         let tcp_port = ports.tcp_addr().map(|bound| bound.port());
-        Ok(Self { shared: Arc::new(Shared { config, ports, udp_port, tcp_port, metrics: Arc::new(SfuMetrics::new()) }) })
+        let workers = Workers::start(config.workers).map_err(SfuError::Workers)?;
+        Ok(Self { shared: Arc::new(Shared { config, ports, udp_port, tcp_port, metrics: Arc::new(SfuMetrics::new()), workers }) })
     }
 
     /// The UDP address every participant's media goes through.

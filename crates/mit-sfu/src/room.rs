@@ -1,7 +1,8 @@
 //! A meeting's media room: the participants' connections and their publications. Each new
 //! publication is subscribed by every other participant; each new participant subscribes to
 //! every existing publication. The state sits behind one mutex that is never held across an
-//! await; packets never touch it.
+//! await; packets never touch it. The room lives on one media worker ([`crate::workers`]): its
+//! connections are built there, so their drivers, actors and fan-out all run on that thread.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +15,7 @@ use webrtc::media_stream::track_remote::TrackRemote;
 
 use crate::peer::{MediaPeer, PeerEvent};
 use crate::publication::{Publication, PublicationKey, Source};
+use crate::workers::Placement;
 use crate::{SfuError, Shared};
 
 /// Told when publications start and end (the recorder listens).
@@ -38,11 +40,13 @@ pub struct MediaRoom {
     observer: Option<Arc<dyn RoomObserver>>,
     state: Mutex<RoomState>,
     sessions: AtomicU64,
+    placement: Placement,
 }
 
 impl MediaRoom {
     pub(crate) fn new(meeting: Uuid, shared: Arc<Shared>, observer: Option<Arc<dyn RoomObserver>>) -> Arc<Self> {
-        Arc::new(Self { meeting, shared, observer, state: Mutex::new(RoomState::default()), sessions: AtomicU64::new(1) })
+        let placement = shared.workers.place();
+        Arc::new(Self { meeting, shared, observer, state: Mutex::new(RoomState::default()), sessions: AtomicU64::new(1), placement })
     }
 
     /// The meeting.
@@ -60,7 +64,7 @@ impl MediaRoom {
     /// the others. Events for the participant go to `events`.
     pub async fn connect(self: &Arc<Self>, user: Uuid, events: mpsc::UnboundedSender<PeerEvent>) -> Result<MediaPeer, SfuError> {
         let session = self.sessions.fetch_add(1, Ordering::Relaxed);
-        let peer = MediaPeer::spawn(self.shared.clone(), Arc::downgrade(self), user, session, events).await?;
+        let peer = self.spawn_peer(user, session, events).await?;
         let (previous, others) = {
             let mut state = self.state();
             let previous = state.peers.insert(user, peer.clone());
@@ -74,6 +78,21 @@ impl MediaRoom {
             peer.subscribe(publication);
         }
         Ok(peer)
+    }
+
+    /// Builds `user`'s connection on the room's worker: webrtc-rs spawns its driver, and the
+    /// peer its actor, on the runtime they are built on.
+    async fn spawn_peer(
+        self: &Arc<Self>,
+        user: Uuid,
+        session: u64,
+        events: mpsc::UnboundedSender<PeerEvent>,
+    ) -> Result<MediaPeer, SfuError> {
+        let (shared, room) = (self.shared.clone(), Arc::downgrade(self));
+        let building = self.placement.handle().spawn(MediaPeer::spawn(shared, room, user, session, events));
+        // A join that is given up (its socket closed) must not leave a connection half-built.
+        let _abort = AbortOnDrop(building.abort_handle());
+        building.await.map_err(|error| SfuError::Build(format!("the media worker lost the connection: {error}")))?
     }
 
     /// Closes `user`'s connection if it is session `session`, keeping their publications (they
@@ -179,5 +198,14 @@ impl MediaRoom {
             observer.publication_started(&publication, !created);
         }
         publication.attach(track, ssrc);
+    }
+}
+
+/// Aborts a task when its waiter is dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
