@@ -8,7 +8,8 @@
 //! recorder that subscribes, without transcoding. Subscriber queues are bounded: a slow subscriber loses its
 //! own packets (counted), never anyone else's. Keyframe requests travel upstream, throttled.
 //!
-//! Every connection's media goes through the node's one UDP port ([`mux`]).
+//! Every connection's media goes through the node's one UDP port ([`mux`]), and each room runs on
+//! one of a fixed set of media worker threads ([`workers`]).
 //!
 //! It knows nothing of HTTP, SQL or signalling formats: the server translates.
 
