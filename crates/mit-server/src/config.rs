@@ -371,8 +371,7 @@ fn rtc(env: &Env, host: IpAddr) -> Result<RtcConfig, ConfigError> {
     }
     let udp_port: u16 = env.ranged("RTC_UDP_PORT", 40000, 0..=65_535, "(a UDP port; 0: any free port)")?;
     let tcp_port: u16 = env.ranged("RTC_TCP_PORT", 40000, 0..=65_535, "(a TCP port; 0: any free port)")?;
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let workers: usize = env.ranged("RTC_WORKERS", cores, 1..=256, "threads")?;
+    let workers: usize = env.ranged("RTC_WORKERS", mit_sfu::SfuConfig::default_workers(), 1..=256, "threads")?;
     let public_ip = match env.text("RTC_PUBLIC_IP") {
         None => None,
         Some(text) => Some(

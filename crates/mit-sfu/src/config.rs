@@ -29,6 +29,11 @@ pub struct SfuConfig {
 }
 
 impl SfuConfig {
+    /// One media worker per core.
+    pub fn default_workers() -> usize {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    }
+
     /// Defaults for a local setup on `bind_ip` and `udp_port`.
     pub fn new(bind_ip: IpAddr, udp_port: u16) -> Self {
         Self {
@@ -40,7 +45,7 @@ impl SfuConfig {
             keyframe_interval: Duration::from_millis(500),
             ice_disconnected_timeout: Duration::from_secs(5),
             ice_failed_timeout: Duration::from_secs(15),
-            workers: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            workers: Self::default_workers(),
         }
     }
 }

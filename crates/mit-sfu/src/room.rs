@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
 use tokio::sync::mpsc;
+use tokio_util::task::AbortOnDropHandle;
 use uuid::Uuid;
 use webrtc::media_stream::track_remote::TrackRemote;
 
@@ -89,9 +90,8 @@ impl MediaRoom {
         events: mpsc::UnboundedSender<PeerEvent>,
     ) -> Result<MediaPeer, SfuError> {
         let (shared, room) = (self.shared.clone(), Arc::downgrade(self));
-        let building = self.placement.handle().spawn(MediaPeer::spawn(shared, room, user, session, events));
         // A join that is given up (its socket closed) must not leave a connection half-built.
-        let _abort = AbortOnDrop(building.abort_handle());
+        let building = AbortOnDropHandle::new(self.placement.handle().spawn(MediaPeer::spawn(shared, room, user, session, events)));
         building.await.map_err(|error| SfuError::Build(format!("the media worker lost the connection: {error}")))?
     }
 
@@ -198,14 +198,5 @@ impl MediaRoom {
             observer.publication_started(&publication, !created);
         }
         publication.attach(track, ssrc);
-    }
-}
-
-/// Aborts a task when its waiter is dropped.
-struct AbortOnDrop(tokio::task::AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
