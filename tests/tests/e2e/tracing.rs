@@ -55,6 +55,8 @@ async fn json_logs_show_each_request_with_its_id_operation_and_caller() {
             ("RECORDING_PATH", &recordings.path().display().to_string()),
             ("HOST", "127.0.0.1"),
             ("PORT", &port.to_string()),
+            ("RTC_UDP_PORT", "0"),
+            ("RTC_TCP_PORT", "0"),
             ("LOG_FORMAT", "json"),
             ("RUST_LOG", "warn,mit::request=info,mit::access=info"),
         ])
