@@ -15,6 +15,7 @@
 
 mod announce;
 mod config;
+mod engine;
 mod interceptor;
 mod keyframe;
 mod leg;
@@ -32,7 +33,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-pub use config::SfuConfig;
+pub use config::{Engine, SfuConfig};
 pub use peer::connection::{opus, vp8};
 pub use peer::{ConnectionState, IceCandidate, MediaPeer, PeerEvent};
 pub use publication::{Publication, PublicationKey, Source, Subscription};
@@ -92,7 +93,8 @@ impl Sfu {
         let ports = NodePorts::bind(address, tcp).map_err(|source| SfuError::Bind { address, source })?;
         let udp_port = ports.udp_addr().map_err(|source| SfuError::Bind { address, source })?.port();
         let tcp_port = ports.tcp_addr().map(|bound| bound.port());
-        let workers = Workers::start(config.workers).map_err(SfuError::Workers)?;
+        let engine = (config.engine == Engine::Rtc).then(|| ports.udp_socket());
+        let workers = Workers::start(config.workers, engine).map_err(SfuError::Workers)?;
         Ok(Self { shared: Arc::new(Shared { config, ports, udp_port, tcp_port, metrics: Arc::new(SfuMetrics::new()), workers }) })
     }
 

@@ -151,7 +151,7 @@ impl Drop for Outlet {
 
 /// The track a subscriber sees: the publication's stream id on the outlet's SSRC, named by the
 /// outlet and how many publications it carried before.
-fn media_track(publication: &Publication, ssrc: u32, carried: u32) -> MediaStreamTrack {
+pub(crate) fn media_track(publication: &Publication, ssrc: u32, carried: u32) -> MediaStreamTrack {
     let encoding = RTCRtpEncodingParameters {
         rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
         codec: publication.codec().clone(),

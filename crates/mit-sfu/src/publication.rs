@@ -62,14 +62,25 @@ struct Subscriber {
     queue: mpsc::Sender<rtp::Packet>,
 }
 
+/// Where a publication's packets come from.
+#[derive(Clone)]
+pub(crate) enum FeedSource {
+    /// A webrtc-rs track, read by a task of its own.
+    Track(Arc<dyn TrackRemote>),
+    /// A connection of the media engine, whose worker fans the packets out
+    /// ([`crate::engine`]); keyframe requests go to that worker.
+    Engine(crate::engine::FeedLink),
+}
+
 /// The publisher's current incoming track.
 struct Feed {
-    track: Arc<dyn TrackRemote>,
+    source: FeedSource,
     ssrc: u32,
 }
 
 /// A published track and everyone receiving it.
 pub struct Publication {
+    id: u64,
     key: PublicationKey,
     kind: RtpCodecKind,
     codec: RTCRtpCodec,
@@ -100,7 +111,9 @@ impl Publication {
         config: &crate::SfuConfig,
         metrics: Arc<SfuMetrics>,
     ) -> Arc<Self> {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let publication = Arc::new(Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             key,
             kind,
             codec,
@@ -174,11 +187,18 @@ impl Publication {
         }
     }
 
-    /// Replaces the feed with `track` and forwards its packets until it ends.
-    pub(crate) fn attach(self: &Arc<Self>, track: Arc<dyn TrackRemote>, ssrc: u32) {
-        self.feed.store(Some(Arc::new(Feed { track: track.clone(), ssrc })));
+    /// A number no other publication of this process has (the engine's routes key by it).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Replaces the feed with `source`; a webrtc-rs track is read and forwarded until it ends.
+    pub(crate) fn attach(self: &Arc<Self>, source: FeedSource, ssrc: u32) {
+        self.feed.store(Some(Arc::new(Feed { source: source.clone(), ssrc })));
         self.request_keyframe();
-        tokio::spawn(forward(Arc::clone(self), track));
+        if let FeedSource::Track(track) = source {
+            tokio::spawn(forward(Arc::clone(self), track));
+        }
     }
 
     /// Ends forwarding: subscribers' queues close once the feed stops.
@@ -190,8 +210,18 @@ impl Publication {
         self.keyframe_wanted.notify_one();
     }
 
-    /// Fans one packet out to every subscriber without waiting for any of them.
-    fn fan_out(&self, packet: &rtp::Packet) {
+    /// Counts a packet that arrived from the feed.
+    pub(crate) fn count_received(&self) {
+        self.metrics.received.increment(1);
+    }
+
+    /// Counts a packet handed to a subscriber's connection by the engine.
+    pub(crate) fn count_forwarded(&self) {
+        self.metrics.forwarded.increment(1);
+    }
+
+    /// Fans one packet out to every queued subscriber without waiting for any of them.
+    pub(crate) fn fan_out(&self, packet: &rtp::Packet) {
         let subscribers = self.subscribers.load();
         for subscriber in subscribers.iter() {
             match subscriber.queue.try_send(packet.clone()) {
@@ -208,7 +238,7 @@ impl Publication {
     }
 
     fn is_current(&self, track: &Arc<dyn TrackRemote>) -> bool {
-        self.feed.load().as_ref().is_some_and(|feed| Arc::ptr_eq(&feed.track, track))
+        self.feed.load().as_ref().is_some_and(|feed| matches!(&feed.source, FeedSource::Track(current) if Arc::ptr_eq(current, track)))
     }
 }
 
@@ -244,9 +274,14 @@ async fn request_keyframes(publication: std::sync::Weak<Publication>, wanted: Ar
         drop(strong);
         // No feed yet (the publisher's track is being attached): nothing to ask.
         let Some(feed) = feed else { continue };
-        let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: feed.ssrc };
-        if let Err(error) = feed.track.write_rtcp(vec![Box::new(pli)]).await {
-            tracing::debug!(%error, "keyframe request not sent");
+        match &feed.source {
+            FeedSource::Track(track) => {
+                let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: feed.ssrc };
+                if let Err(error) = track.write_rtcp(vec![Box::new(pli)]).await {
+                    tracing::debug!(%error, "keyframe request not sent");
+                }
+            }
+            FeedSource::Engine(link) => link.request_keyframe(feed.ssrc),
         }
     }
 }

@@ -12,10 +12,9 @@ use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
 use tokio::sync::mpsc;
 use tokio_util::task::AbortOnDropHandle;
 use uuid::Uuid;
-use webrtc::media_stream::track_remote::TrackRemote;
 
 use crate::peer::{MediaPeer, PeerEvent};
-use crate::publication::{Publication, PublicationKey, Source};
+use crate::publication::{FeedSource, Publication, PublicationKey, Source};
 use crate::workers::Placement;
 use crate::{SfuError, Shared};
 
@@ -90,6 +89,9 @@ impl MediaRoom {
         events: mpsc::UnboundedSender<PeerEvent>,
     ) -> Result<MediaPeer, SfuError> {
         let (shared, room) = (self.shared.clone(), Arc::downgrade(self));
+        if let Some(engine) = self.placement.engine() {
+            return crate::engine::connect(&shared, engine, room, user, session, events);
+        }
         // A join that is given up (its socket closed) must not leave a connection half-built.
         let building = AbortOnDropHandle::new(self.placement.handle().spawn(MediaPeer::spawn(shared, room, user, session, events)));
         building.await.map_err(|error| SfuError::Build(format!("the media worker lost the connection: {error}")))?
@@ -174,9 +176,9 @@ impl MediaRoom {
         source: Source,
         kind: RtpCodecKind,
         codec: RTCRtpCodec,
-        track: Arc<dyn TrackRemote>,
+        feed: FeedSource,
         ssrc: u32,
-    ) {
+    ) -> Arc<Publication> {
         let key = PublicationKey { user, source };
         let (publication, created, peers) = {
             let mut state = self.state();
@@ -197,6 +199,7 @@ impl MediaRoom {
         if let Some(observer) = &self.observer {
             observer.publication_started(&publication, !created);
         }
-        publication.attach(track, ssrc);
+        publication.attach(feed, ssrc);
+        publication
     }
 }

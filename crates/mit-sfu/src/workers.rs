@@ -10,16 +10,20 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use tokio::net::UdpSocket;
 use tokio::runtime::Handle;
+
+use crate::engine::EngineInbox;
 
 /// The worker threads of one media plane.
 pub(crate) struct Workers {
     workers: Vec<Arc<Worker>>,
 }
 
-/// One worker: its runtime's handle and how many rooms it holds.
+/// One worker: its runtime's handle, its media engine when on, and how many rooms it holds.
 pub(crate) struct Worker {
     handle: Handle,
+    engine: Option<EngineInbox>,
     rooms: AtomicUsize,
 }
 
@@ -29,10 +33,19 @@ pub(crate) struct Placement {
 }
 
 impl Workers {
-    /// Starts `count` workers (at least one).
-    pub(crate) fn start(count: usize) -> std::io::Result<Self> {
-        let workers = (0..count.max(1)).map(start_worker).collect::<std::io::Result<Vec<_>>>()?;
+    /// Starts `count` workers (at least one), each with a media engine sending from `engine`'s
+    /// socket when given.
+    pub(crate) fn start(count: usize, engine: Option<Arc<UdpSocket>>) -> std::io::Result<Self> {
+        let workers = (0..count.max(1)).map(|index| start_worker(index, engine.clone())).collect::<std::io::Result<Vec<_>>>()?;
         Ok(Self { workers })
+    }
+
+    /// One worker on the current runtime whose engine's inputs go to `engine` (tests drive the
+    /// forwarder themselves).
+    #[cfg(test)]
+    pub(crate) fn with_engine(engine: EngineInbox) -> Self {
+        let worker = Worker { handle: Handle::current(), engine: Some(engine), rooms: AtomicUsize::new(0) };
+        Self { workers: vec![Arc::new(worker)] }
     }
 
     /// Places a new room on the worker holding the fewest rooms.
@@ -49,6 +62,11 @@ impl Placement {
     pub(crate) fn handle(&self) -> &Handle {
         &self.worker.handle
     }
+
+    /// The worker's media engine, when connections run on it.
+    pub(crate) fn engine(&self) -> Option<&EngineInbox> {
+        self.worker.engine.as_ref()
+    }
 }
 
 impl Drop for Placement {
@@ -64,11 +82,15 @@ fn least_loaded(loads: &[usize]) -> usize {
 
 /// A thread that runs a current-thread runtime until the process ends. The media plane lives
 /// as long as the server, so its workers are never stopped.
-fn start_worker(index: usize) -> std::io::Result<Arc<Worker>> {
+fn start_worker(index: usize, engine: Option<Arc<UdpSocket>>) -> std::io::Result<Arc<Worker>> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let handle = runtime.handle().clone();
+    let engine = engine.map(|socket| {
+        let _on_worker = handle.enter();
+        crate::engine::start(socket)
+    });
     std::thread::Builder::new().name(format!("mit-media-{index}")).spawn(move || runtime.block_on(std::future::pending::<()>()))?;
-    Ok(Arc::new(Worker { handle, rooms: AtomicUsize::new(0) }))
+    Ok(Arc::new(Worker { handle, engine, rooms: AtomicUsize::new(0) }))
 }
 
 #[cfg(test)]
@@ -85,7 +107,7 @@ mod tests {
 
     #[test]
     fn rooms_spread_over_the_workers_and_leave_them_when_closed() {
-        let workers = Workers::start(2).expect("two workers");
+        let workers = Workers::start(2, None).expect("two workers");
         let first = workers.place();
         let second = workers.place();
         assert!(!Arc::ptr_eq(&first.worker, &second.worker), "two rooms on two idle workers share one");
@@ -96,7 +118,7 @@ mod tests {
 
     #[test]
     fn a_room_runs_on_its_worker_thread() {
-        let workers = Workers::start(1).expect("a worker");
+        let workers = Workers::start(1, None).expect("a worker");
         let placement = workers.place();
         let (sender, receiver) = std::sync::mpsc::channel();
         placement.handle().spawn(async move {

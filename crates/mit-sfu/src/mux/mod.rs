@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use webrtc::runtime::{AsyncUdpSocket, RecvMeta, Transmit};
@@ -39,9 +39,13 @@ const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
 
 /// A datagram for one connection.
 #[derive(Debug)]
-struct Datagram {
-    from: SocketAddr,
-    data: Bytes,
+pub(crate) struct Datagram {
+    /// The connection it is for.
+    pub(crate) slot: Slot,
+    /// Who sent it.
+    pub(crate) from: SocketAddr,
+    /// The bytes, split off the receive buffer (owned, so `rtc` can decrypt in place).
+    pub(crate) data: BytesMut,
 }
 
 /// A connection joining or leaving a port's routing task; `T` is what the port hands it.
@@ -116,6 +120,20 @@ impl NodePorts {
     /// The bound TCP address, if ICE over TCP is on.
     pub fn tcp_addr(&self) -> Option<SocketAddr> {
         self.tcp.as_ref().map(|(address, _)| *address)
+    }
+
+    /// The node's UDP socket, for connections that send from their worker.
+    pub(crate) fn udp_socket(&self) -> Arc<UdpSocket> {
+        self.socket.clone()
+    }
+
+    /// A place on the UDP port for one connection whose datagrams go to `inbox` (shared by the
+    /// connections of one worker), with the ICE credentials it must use.
+    pub(crate) fn lease(&self, inbox: mpsc::Sender<Datagram>) -> PortLease {
+        let slot = self.next_slot.fetch_add(1, Ordering::Relaxed);
+        let (ufrag, password) = (random_text(16), random_text(32));
+        let _ = self.control.send(Control::Add { slot, ufrag: ufrag.clone(), password: password.clone(), inbox });
+        PortLease { slot, ufrag, password, control: self.control.clone() }
     }
 
     /// A socket for one new connection, with the ICE credentials it must use.
@@ -207,10 +225,10 @@ async fn receive(socket: Arc<UdpSocket>, mut table: Table<Datagram>, mut control
             },
             received = socket.recv_buf_from(&mut buffer) => {
                 let Ok((_, from)) = received else { continue };
-                let data = buffer.split().freeze();
+                let data = buffer.split();
                 match table.routes.route(from, &data) {
                     Verdict::Deliver(slot) => {
-                        if !table.deliver(slot, Datagram { from, data }) {
+                        if !table.deliver(slot, Datagram { slot, from, data }) {
                             dropped.connection_behind.increment(1);
                         }
                     }
@@ -218,6 +236,24 @@ async fn receive(socket: Arc<UdpSocket>, mut table: Table<Datagram>, mut control
                 }
             }
         }
+    }
+}
+
+/// A connection's route on the node's UDP port; the route goes when this is dropped.
+#[derive(Debug)]
+pub(crate) struct PortLease {
+    /// The connection's slot, which its datagrams carry.
+    pub(crate) slot: Slot,
+    /// The ICE username fragment the connection must use.
+    pub(crate) ufrag: String,
+    /// Its ICE password.
+    pub(crate) password: String,
+    control: mpsc::UnboundedSender<Control<Datagram>>,
+}
+
+impl Drop for PortLease {
+    fn drop(&mut self) {
+        let _ = self.control.send(Control::Remove(self.slot));
     }
 }
 

@@ -272,7 +272,7 @@ impl Actor {
             _ => Source::Camera,
         };
         if let Some(room) = self.room.upgrade() {
-            room.publish(self.user, source, kind, codec, track, ssrc);
+            room.publish(self.user, source, kind, codec, crate::publication::FeedSource::Track(track), ssrc);
         }
     }
 

@@ -42,7 +42,7 @@ pub fn vp8() -> RTCRtpCodec {
     }
 }
 
-fn media_engine() -> Result<MediaEngine, SfuError> {
+pub(crate) fn media_engine() -> Result<MediaEngine, SfuError> {
     use rtc::rtp_transceiver::rtp_sender::RTCRtpCodecParameters;
     let mut engine = MediaEngine::default();
     engine

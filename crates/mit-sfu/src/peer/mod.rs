@@ -4,7 +4,7 @@
 mod actor;
 pub(crate) mod connection;
 mod handler;
-mod receivers;
+pub(crate) mod receivers;
 
 use std::sync::{Arc, Weak};
 
@@ -74,12 +74,32 @@ pub(crate) enum Command {
     Close,
 }
 
+/// What the signalling layer and the room ask of a connection, whichever engine drives it.
+pub(crate) enum Signal {
+    RemoteOffer(String),
+    RemoteAnswer(String),
+    RemoteCandidate(IceCandidate),
+    ScreenTrack(String),
+    Subscribe(Arc<Publication>),
+    Unsubscribe(PublicationKey),
+    Close,
+}
+
+/// Where a handle's requests go.
+#[derive(Clone)]
+enum Link {
+    /// The connection's actor (webrtc-rs's async layer).
+    Actor(mpsc::UnboundedSender<Command>),
+    /// The media worker driving the connection ([`crate::engine`]).
+    Engine(crate::engine::PeerLink),
+}
+
 /// The handle the signalling layer and the room use; cheap to clone.
 #[derive(Clone)]
 pub struct MediaPeer {
     user: Uuid,
     session: u64,
-    commands: mpsc::UnboundedSender<Command>,
+    link: Link,
 }
 
 impl MediaPeer {
@@ -99,7 +119,38 @@ impl MediaPeer {
         let span = tracing::info_span!("sfu_peer", %meeting, %user, media_session = session);
         let actor = actor::Actor::new(built, shared, room, user, events, gathered);
         tokio::spawn(tracing::Instrument::instrument(actor.run(inbox), span));
-        Ok(Self { user, session, commands })
+        Ok(Self { user, session, link: Link::Actor(commands) })
+    }
+
+    /// A handle for a connection the media engine drives.
+    pub(crate) fn on_engine(user: Uuid, session: u64, link: crate::engine::PeerLink) -> Self {
+        Self { user, session, link: Link::Engine(link) }
+    }
+
+    fn send(&self, signal: Signal) {
+        match &self.link {
+            Link::Engine(link) => link.send(signal),
+            Link::Actor(commands) => {
+                let command = match signal {
+                    Signal::RemoteOffer(sdp) => Command::RemoteOffer(sdp),
+                    Signal::RemoteAnswer(sdp) => Command::RemoteAnswer(sdp),
+                    Signal::RemoteCandidate(candidate) => Command::RemoteCandidate(candidate),
+                    Signal::ScreenTrack(track_id) => Command::ScreenTrack(track_id),
+                    Signal::Subscribe(publication) => {
+                        // The queue starts at once, so the subscriber misses no packet.
+                        let subscription = publication.subscribe();
+                        let id = subscription.id;
+                        if commands.send(Command::Subscribe(publication.clone(), subscription)).is_err() {
+                            publication.unsubscribe(id);
+                        }
+                        return;
+                    }
+                    Signal::Unsubscribe(key) => Command::Unsubscribe(key),
+                    Signal::Close => Command::Close,
+                };
+                let _ = commands.send(command);
+            }
+        }
     }
 
     /// The participant.
@@ -114,40 +165,37 @@ impl MediaPeer {
 
     /// The participant's SDP offer.
     pub fn offer(&self, sdp: String) {
-        let _ = self.commands.send(Command::RemoteOffer(sdp));
+        self.send(Signal::RemoteOffer(sdp));
     }
 
     /// The participant's SDP answer to the server's offer.
     pub fn answer(&self, sdp: String) {
-        let _ = self.commands.send(Command::RemoteAnswer(sdp));
+        self.send(Signal::RemoteAnswer(sdp));
     }
 
     /// A trickled ICE candidate of the participant.
     pub fn candidate(&self, candidate: IceCandidate) {
-        let _ = self.commands.send(Command::RemoteCandidate(candidate));
+        self.send(Signal::RemoteCandidate(candidate));
     }
 
     /// Marks the participant's track `track_id` as their screen (announced before the offer
     /// that carries it).
     pub fn screen_track(&self, track_id: String) {
-        let _ = self.commands.send(Command::ScreenTrack(track_id));
+        self.send(Signal::ScreenTrack(track_id));
     }
 
-    /// Delivers `publication` to this participant; the subscription starts queueing at once.
+    /// Delivers `publication` to this participant.
     pub(crate) fn subscribe(&self, publication: Arc<Publication>) {
-        let subscription = publication.subscribe();
-        let id = subscription.id;
-        if self.commands.send(Command::Subscribe(publication.clone(), subscription)).is_err() {
-            publication.unsubscribe(id);
-        }
+        self.send(Signal::Subscribe(publication));
     }
 
+    /// Stops delivering the publication `key`.
     pub(crate) fn unsubscribe(&self, key: PublicationKey) {
-        let _ = self.commands.send(Command::Unsubscribe(key));
+        self.send(Signal::Unsubscribe(key));
     }
 
     /// Closes the connection (its publications stay with the room).
     pub(crate) fn close(&self) {
-        let _ = self.commands.send(Command::Close);
+        self.send(Signal::Close);
     }
 }

@@ -18,7 +18,7 @@ use webrtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RtpTra
 
 /// New audio or video m-lines of one kind in a client offer.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct NewLines {
+pub(crate) struct NewLines {
     /// Receive-only from the client's side: paired with a pending subscriber leg first.
     receiving: usize,
     /// Sending and receiving: paired with a send-and-receive transceiver.
@@ -93,13 +93,13 @@ pub(super) async fn quiet_idle_lines(connection: &dyn PeerConnection, offer: &RT
 }
 
 /// Whether the offer's m-line `mid` sends media (`None`: the offer has no such m-line).
-fn client_sends_on(media: &[MediaDescription], mid: &str) -> Option<bool> {
+pub(crate) fn client_sends_on(media: &[MediaDescription], mid: &str) -> Option<bool> {
     let section = media.iter().find(|m| matches!(m.attribute("mid"), Some(Some(found)) if found == mid))?;
     Some(!section.has_attribute("recvonly") && !section.has_attribute("inactive"))
 }
 
 /// The direction of an m-line the server has nothing to send on.
-fn idle_direction(client_sends: bool) -> RTCRtpTransceiverDirection {
+pub(crate) fn idle_direction(client_sends: bool) -> RTCRtpTransceiverDirection {
     if client_sends { RTCRtpTransceiverDirection::Recvonly } else { RTCRtpTransceiverDirection::Inactive }
 }
 
@@ -123,7 +123,7 @@ async fn local_lines(connection: &dyn PeerConnection) -> (HashSet<String>, Vec<R
     (known, pending)
 }
 
-fn new_lines(media: &[MediaDescription], kind: RtpCodecKind, known: &HashSet<String>) -> NewLines {
+pub(crate) fn new_lines(media: &[MediaDescription], kind: RtpCodecKind, known: &HashSet<String>) -> NewLines {
     let mut lines = NewLines::default();
     for section in media.iter().filter(|m| RtpCodecKind::from(m.media_name.media.as_str()) == kind) {
         let Some(Some(mid)) = section.attribute("mid") else { continue };
@@ -143,7 +143,7 @@ fn new_lines(media: &[MediaDescription], kind: RtpCodecKind, known: &HashSet<Str
 /// send-and-receive transceiver; a new sendrecv m-line takes a send-and-receive one too, so those
 /// count (or they would take the spares meant for receive-only lines). Send-only and inactive
 /// m-lines get receiving transceivers of webrtc-rs's own making.
-fn spares_needed(lines: NewLines, pending_legs: usize) -> usize {
+pub(crate) fn spares_needed(lines: NewLines, pending_legs: usize) -> usize {
     lines.receiving.saturating_sub(pending_legs) + lines.both
 }
 

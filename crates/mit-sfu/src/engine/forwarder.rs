@@ -1,0 +1,183 @@
+//! A media worker's state: the connections it drives, which outlets each publication's packets
+//! go to, and when each connection next wants its timer. Plain synchronous steps — a datagram, a
+//! signal, a timeout — each followed by draining what the touched connections want sent; the
+//! worker's I/O loop ([`super::run`]) only moves bytes and time in and out.
+//!
+//! A publisher's packet is read, stripped of its header extensions and written into every
+//! subscriber's connection in one pass on one thread: no queue, task, wake-up or lock per packet.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use rtc::rtp;
+use rtc::shared::TaggedBytesMut;
+
+use super::PeerId;
+use super::peer::EnginePeer;
+use crate::peer::Signal;
+use crate::publication::Publication;
+
+/// One worker's connections and routes.
+#[derive(Default)]
+pub(crate) struct Forwarder {
+    peers: HashMap<PeerId, EnginePeer>,
+    /// Publication id → the (subscriber, outlet) pairs its packets are written to.
+    routes: HashMap<u64, Vec<(PeerId, usize)>>,
+    /// Each connection's next timer, earliest first.
+    deadlines: BTreeSet<(Instant, PeerId)>,
+    /// Connections written to since the last drain (reused).
+    touched: Vec<PeerId>,
+    /// Packets read and not yet forwarded (reused).
+    inbound: Vec<(Arc<Publication>, rtp::Packet)>,
+    /// Datagrams to send (reused).
+    outgoing: Vec<TaggedBytesMut>,
+}
+
+impl Forwarder {
+    /// Starts driving `peer`.
+    pub(crate) fn open(&mut self, now: Instant, peer: EnginePeer) {
+        let id = peer.id;
+        self.peers.insert(id, peer);
+        self.settle(now, id);
+    }
+
+    /// A datagram for connection `id`.
+    pub(crate) fn datagram(&mut self, now: Instant, id: PeerId, from: SocketAddr, data: BytesMut) {
+        let Some(peer) = self.peers.get_mut(&id) else { return };
+        peer.receive(now, from, data);
+        self.settle(now, id);
+    }
+
+    /// A request of the signalling layer or the room for connection `id`.
+    pub(crate) fn signal(&mut self, now: Instant, id: PeerId, signal: Signal) {
+        let Some(peer) = self.peers.get_mut(&id) else { return };
+        if peer.signal(now, signal) {
+            self.refresh_routes(id);
+            self.settle(now, id);
+        } else {
+            self.drain(id);
+            self.forget(id);
+        }
+    }
+
+    /// A publication fed by connection `id` wants a keyframe from track `ssrc`.
+    pub(crate) fn keyframe(&mut self, now: Instant, id: PeerId, ssrc: u32) {
+        let Some(peer) = self.peers.get_mut(&id) else { return };
+        peer.request_keyframe(now, ssrc);
+        self.settle(now, id);
+    }
+
+    /// Runs every timer that is due.
+    pub(crate) fn timeout(&mut self, now: Instant) {
+        while let Some(&(at, id)) = self.deadlines.first() {
+            if at > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            if let Some(peer) = self.peers.get_mut(&id) {
+                peer.deadline = None;
+                peer.timeout(now);
+                self.settle(now, id);
+            }
+        }
+    }
+
+    /// When [`Self::timeout`] is next due.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.first().map(|(at, _)| *at)
+    }
+
+    /// The datagrams to send since the last call.
+    pub(crate) fn outgoing(&mut self) -> std::vec::Drain<'_, TaggedBytesMut> {
+        self.outgoing.drain(..)
+    }
+
+    /// After connection `id` was handed something: its events, then its media to every
+    /// subscriber, then whatever all touched connections want sent.
+    fn settle(&mut self, now: Instant, id: PeerId) {
+        let Some(peer) = self.peers.get_mut(&id) else { return };
+        peer.handle_events();
+        while let Some(read) = peer.read() {
+            self.inbound.push(read);
+        }
+        self.touched.push(id);
+        let mut inbound = std::mem::take(&mut self.inbound);
+        for (publication, packet) in inbound.drain(..) {
+            self.fan_out(now, &publication, packet);
+        }
+        self.inbound = inbound;
+        self.touched.sort_unstable();
+        self.touched.dedup();
+        let touched = std::mem::take(&mut self.touched);
+        for &peer in &touched {
+            self.drain(peer);
+        }
+        self.touched = touched;
+        self.touched.clear();
+    }
+
+    fn fan_out(&mut self, now: Instant, publication: &Publication, mut packet: rtp::Packet) {
+        publication.count_received();
+        if publication.is_paused() {
+            return;
+        }
+        // Extension ids are negotiated per connection and some (TWCC, mid) are per transport:
+        // none of them may travel on.
+        packet.header.extensions.clear();
+        packet.header.extension = false;
+        packet.header.extension_profile = 0;
+        publication.fan_out(&packet);
+        let Some(legs) = self.routes.get(&publication.id()) else { return };
+        for &(subscriber, outlet) in legs {
+            if let Some(peer) = self.peers.get_mut(&subscriber)
+                && peer.forward(now, outlet, packet.clone())
+            {
+                publication.count_forwarded();
+                self.touched.push(subscriber);
+            }
+        }
+    }
+
+    /// Collects what connection `id` wants sent and files its next timer.
+    fn drain(&mut self, id: PeerId) {
+        let Some(peer) = self.peers.get_mut(&id) else { return };
+        while let Some(datagram) = peer.transmit() {
+            self.outgoing.push(datagram);
+        }
+        let next = peer.next_timeout();
+        if next != peer.deadline {
+            if let Some(old) = peer.deadline {
+                self.deadlines.remove(&(old, id));
+            }
+            if let Some(at) = next {
+                self.deadlines.insert((at, id));
+            }
+            peer.deadline = next;
+        }
+    }
+
+    /// Recomputes the routes of connection `id`'s legs.
+    fn refresh_routes(&mut self, id: PeerId) {
+        for legs in self.routes.values_mut() {
+            legs.retain(|(peer, _)| *peer != id);
+        }
+        if let Some(peer) = self.peers.get(&id) {
+            for (publication, outlet) in peer.routes() {
+                self.routes.entry(publication).or_default().push((id, outlet));
+            }
+        }
+        self.routes.retain(|_, legs| !legs.is_empty());
+    }
+
+    fn forget(&mut self, id: PeerId) {
+        if let Some(peer) = self.peers.remove(&id)
+            && let Some(at) = peer.deadline
+        {
+            self.deadlines.remove(&(at, id));
+        }
+        self.refresh_routes(id);
+    }
+}

@@ -1,0 +1,125 @@
+//! A sending m-line of one engine connection, recycled across publications like the async
+//! layer's [`crate::outlet`]: it keeps its SSRC and one continuous sequence ([`Rewriter`]) for
+//! life, while `replace_track` gives each publication it carries its own stream and track id.
+//! Written to synchronously from the worker's fan-out: no queue, no task, no lock.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rtc::peer_connection::RTCPeerConnection;
+use rtc::rtp;
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use rtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverId, RTCRtpTransceiverInit};
+
+use crate::SfuError;
+use crate::interceptor::KeyframeRoutes;
+use crate::outlet::media_track;
+use crate::publication::Publication;
+use crate::rewrite::Rewriter;
+
+/// One sending m-line.
+pub(super) struct Outlet {
+    kind: RtpCodecKind,
+    ssrc: u32,
+    /// Publications carried so far, which names each one's track.
+    carried: u32,
+    transceiver: RTCRtpTransceiverId,
+    sender: RTCRtpSenderId,
+    rewriter: Rewriter,
+    /// The negotiated payload type while packets may flow; `None` while quiet or unreleased.
+    payload_type: Option<u8>,
+}
+
+impl Outlet {
+    /// Adds a new sending m-line for `publication`.
+    pub(super) fn open(
+        connection: &mut RTCPeerConnection,
+        publication: &Arc<Publication>,
+        keyframes: &KeyframeRoutes,
+    ) -> Result<Self, SfuError> {
+        let ssrc = rand::random::<u32>();
+        let failed = |error: rtc::shared::error::Error| SfuError::Track(error.to_string());
+        // Created able to receive, then made send-only: see `crate::outlet::Outlet::open`.
+        let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Sendrecv, streams: vec![], send_encodings: vec![] };
+        let transceiver = connection.add_transceiver_from_track(media_track(publication, ssrc, 0), Some(init)).map_err(failed)?;
+        let mut handle = connection.rtp_transceiver(transceiver).ok_or_else(|| SfuError::Track("the new transceiver is gone".into()))?;
+        handle.set_direction(RTCRtpTransceiverDirection::Sendonly);
+        let sender = handle.sender().ok_or_else(|| SfuError::Track("the new transceiver has no sender".into()))?;
+        keyframes.set(ssrc, publication);
+        let rewriter = Rewriter::new(ssrc, publication.codec().clock_rate);
+        Ok(Self { kind: publication.kind(), ssrc, carried: 0, transceiver, sender, rewriter, payload_type: None })
+    }
+
+    /// Audio or video.
+    pub(super) fn kind(&self) -> RtpCodecKind {
+        self.kind
+    }
+
+    /// Whether the m-line has been negotiated at least once.
+    pub(super) fn has_mid(&self, connection: &mut RTCPeerConnection) -> bool {
+        connection.rtp_transceiver(self.transceiver).is_some_and(|t| t.mid().is_some())
+    }
+
+    /// The transceiver it is on.
+    pub(super) fn transceiver(&self) -> RTCRtpTransceiverId {
+        self.transceiver
+    }
+
+    /// Makes this quiet outlet carry `publication` from the next negotiation on.
+    pub(super) fn carry(
+        &mut self,
+        connection: &mut RTCPeerConnection,
+        publication: &Arc<Publication>,
+        keyframes: &KeyframeRoutes,
+    ) -> Result<(), SfuError> {
+        self.set_sending(connection, true);
+        let track = media_track(publication, self.ssrc, self.carried + 1);
+        let replaced = match connection.rtp_sender(self.sender) {
+            Some(mut sender) => sender.replace_track(track).map_err(|error| SfuError::Track(error.to_string())),
+            None => Err(SfuError::Track("the outlet's sender is gone".into())),
+        };
+        if let Err(error) = replaced {
+            self.set_sending(connection, false);
+            return Err(error);
+        }
+        self.carried += 1;
+        keyframes.set(self.ssrc, publication);
+        Ok(())
+    }
+
+    /// Lets packets of codec `mime` flow once the subscriber has negotiated it; false if not yet.
+    pub(super) fn release(&mut self, connection: &mut RTCPeerConnection, mime: &str) -> bool {
+        let Some(mut sender) = connection.rtp_sender(self.sender) else { return false };
+        let codecs = &sender.get_parameters().rtp_parameters.codecs;
+        self.payload_type = codecs.iter().find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(mime)).map(|c| c.payload_type);
+        self.payload_type.is_some()
+    }
+
+    /// Stops packets and stops offering to send on the m-line; it stays for the next publication.
+    pub(super) fn quiet(&mut self, connection: &mut RTCPeerConnection, keyframes: &KeyframeRoutes) {
+        self.payload_type = None;
+        keyframes.remove(self.ssrc);
+        self.set_sending(connection, false);
+    }
+
+    /// Writes one packet, rewritten onto the outlet's SSRC and sequence; false if it cannot flow.
+    pub(super) fn write(&mut self, connection: &mut RTCPeerConnection, mut packet: rtp::Packet, now: Instant) -> bool {
+        let Some(payload_type) = self.payload_type else { return false };
+        let Some(mut sender) = connection.rtp_sender(self.sender) else { return false };
+        self.rewriter.rewrite(&mut packet.header, payload_type, now);
+        sender.write_rtp(now, packet).is_ok()
+    }
+
+    /// Keeps whatever the client sends on the m-line and changes only whether the server sends.
+    fn set_sending(&self, connection: &mut RTCPeerConnection, send: bool) {
+        if let Some(mut transceiver) = connection.rtp_transceiver(self.transceiver) {
+            let receiving = transceiver.direction().has_recv();
+            transceiver.set_direction(RTCRtpTransceiverDirection::from_send_recv(send, receiving));
+        }
+    }
+
+    /// Forgets the keyframe route when the connection closes.
+    pub(super) fn close(&self, keyframes: &KeyframeRoutes) {
+        keyframes.remove(self.ssrc);
+    }
+}
