@@ -1,7 +1,8 @@
 //! A media worker's state: the connections it drives, which outlets each publication's packets
 //! go to, and when each connection next wants its timer. Plain synchronous steps — a datagram, a
-//! signal, a timeout — each followed by draining what the touched connections want sent; the
-//! worker's I/O loop ([`super::run`]) only moves bytes and time in and out.
+//! signal, a timeout — and a [`Forwarder::pump`] that forwards what they made readable and
+//! collects what the touched connections want sent; the worker's I/O loop ([`super::run`]) only
+//! moves bytes and time in and out.
 //!
 //! A publisher's packet is read, stripped of its header extensions and written into every
 //! subscriber's connection in one pass on one thread: no queue, task, wake-up or lock per packet.
@@ -38,17 +39,17 @@ pub(crate) struct Forwarder {
 
 impl Forwarder {
     /// Starts driving `peer`.
-    pub(crate) fn open(&mut self, now: Instant, peer: EnginePeer) {
+    pub(crate) fn open(&mut self, peer: EnginePeer) {
         let id = peer.id;
         self.peers.insert(id, peer);
-        self.settle(now, id);
+        self.note(id);
     }
 
     /// A datagram for connection `id`.
     pub(crate) fn datagram(&mut self, now: Instant, id: PeerId, from: SocketAddr, data: BytesMut) {
         let Some(peer) = self.peers.get_mut(&id) else { return };
         peer.receive(now, from, data);
-        self.settle(now, id);
+        self.note(id);
     }
 
     /// A request of the signalling layer or the room for connection `id`.
@@ -56,7 +57,7 @@ impl Forwarder {
         let Some(peer) = self.peers.get_mut(&id) else { return };
         if peer.signal(now, signal) {
             self.refresh_routes(id);
-            self.settle(now, id);
+            self.note(id);
         } else {
             self.drain(id);
             self.forget(id);
@@ -67,7 +68,7 @@ impl Forwarder {
     pub(crate) fn keyframe(&mut self, now: Instant, id: PeerId, ssrc: u32) {
         let Some(peer) = self.peers.get_mut(&id) else { return };
         peer.request_keyframe(now, ssrc);
-        self.settle(now, id);
+        self.note(id);
     }
 
     /// Runs every timer that is due.
@@ -80,7 +81,7 @@ impl Forwarder {
             if let Some(peer) = self.peers.get_mut(&id) {
                 peer.deadline = None;
                 peer.timeout(now);
-                self.settle(now, id);
+                self.note(id);
             }
         }
     }
@@ -90,21 +91,19 @@ impl Forwarder {
         self.deadlines.first().map(|(at, _)| *at)
     }
 
-    /// The datagrams to send since the last call.
-    pub(crate) fn outgoing(&mut self) -> std::vec::Drain<'_, TaggedBytesMut> {
-        self.outgoing.drain(..)
-    }
-
-    /// After connection `id` was handed something: its events, then its media to every
-    /// subscriber, then whatever all touched connections want sent.
-    fn settle(&mut self, now: Instant, id: PeerId) {
-        let Some(peer) = self.peers.get_mut(&id) else { return };
-        peer.handle_events();
-        while let Some(read) = peer.read() {
-            self.inbound.push(read);
-        }
-        self.touched.push(id);
+    /// Forwards the media the connections handed something since the last call have read, and
+    /// collects what every touched connection wants sent. The worker calls it once it has
+    /// applied the signals those steps caused — a new publication's subscriptions among them —
+    /// so the first packets of a track find their subscribers.
+    pub(crate) fn pump(&mut self, now: Instant) {
         let mut inbound = std::mem::take(&mut self.inbound);
+        for index in 0..self.touched.len() {
+            if let Some(peer) = self.peers.get_mut(&self.touched[index]) {
+                while let Some(read) = peer.read() {
+                    inbound.push(read);
+                }
+            }
+        }
         for (publication, packet) in inbound.drain(..) {
             self.fan_out(now, &publication, packet);
         }
@@ -117,6 +116,20 @@ impl Forwarder {
         }
         self.touched = touched;
         self.touched.clear();
+    }
+
+    /// The datagrams to send since the last call.
+    pub(crate) fn outgoing(&mut self) -> std::vec::Drain<'_, TaggedBytesMut> {
+        self.outgoing.drain(..)
+    }
+
+    /// Connection `id` was handed something: it reports its events now (which may publish a
+    /// track) and is read and drained at the next [`Self::pump`].
+    fn note(&mut self, id: PeerId) {
+        if let Some(peer) = self.peers.get_mut(&id) {
+            peer.handle_events();
+            self.touched.push(id);
+        }
     }
 
     fn fan_out(&mut self, now: Instant, publication: &Publication, mut packet: rtp::Packet) {

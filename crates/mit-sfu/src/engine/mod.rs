@@ -34,6 +34,8 @@ pub(crate) type PeerId = crate::mux::routes::Slot;
 
 /// Datagrams queued for one worker before new ones are dropped.
 const DATAGRAM_INBOX: usize = 4096;
+/// Datagrams handled at most between two forwarding passes.
+const BATCH: usize = 64;
 
 /// What a worker's engine is asked to do, besides datagrams.
 enum Input {
@@ -102,7 +104,8 @@ pub(crate) fn connect(
     let connection = connection::build(config, local, credentials, keyframes.clone(), Instant::now())?;
     let id = lease.slot;
     let feed_link = FeedLink { peer: id, inputs: inbox.inputs.clone() };
-    let parts = PeerParts { connection, lease, local, keyframes, room, user, events, feed_link };
+    let queue_depth = config.subscriber_queue;
+    let parts = PeerParts { connection, lease, local, keyframes, room, user, events, feed_link, queue_depth };
     let _ = inbox.inputs.send(Input::Open(Box::new(EnginePeer::new(parts))));
     Ok(MediaPeer::on_engine(user, session, PeerLink { id, inputs: inbox.inputs.clone() }))
 }
@@ -132,6 +135,17 @@ async fn run(socket: Arc<UdpSocket>, mut inputs: mpsc::UnboundedReceiver<Input>,
             },
             () = timer => forwarder.timeout(Instant::now()),
         }
+        let now = Instant::now();
+        // Whatever else arrived meanwhile, in one batch, and the signals those steps caused
+        // before the media they made readable is forwarded.
+        for _ in 0..BATCH {
+            let Ok(datagram) = datagrams.try_recv() else { break };
+            forwarder.datagram(now, datagram.slot, datagram.from, datagram.data);
+        }
+        while let Ok(input) = inputs.try_recv() {
+            apply_at(&mut forwarder, now, input);
+        }
+        forwarder.pump(now);
         for datagram in forwarder.outgoing() {
             if let Err(error) = socket.try_send_to(&datagram.message, datagram.transport.peer_addr) {
                 count_send_error(&error, &send_dropped);
@@ -142,7 +156,7 @@ async fn run(socket: Arc<UdpSocket>, mut inputs: mpsc::UnboundedReceiver<Input>,
 
 fn apply_at(forwarder: &mut Forwarder, now: Instant, input: Input) {
     match input {
-        Input::Open(peer) => forwarder.open(now, *peer),
+        Input::Open(peer) => forwarder.open(*peer),
         Input::Signal(id, signal) => forwarder.signal(now, id, signal),
         Input::Keyframe(id, ssrc) => forwarder.keyframe(now, id, ssrc),
     }

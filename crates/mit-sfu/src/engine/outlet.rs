@@ -3,6 +3,7 @@
 //! life, while `replace_track` gives each publication it carries its own stream and track id.
 //! Written to synchronously from the worker's fan-out: no queue, no task, no lock.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -28,6 +29,10 @@ pub(super) struct Outlet {
     rewriter: Rewriter,
     /// The negotiated payload type while packets may flow; `None` while quiet or unreleased.
     payload_type: Option<u8>,
+    /// Packets of the publication it carries that came before the subscriber had its
+    /// description, written once it has (so a new subscriber misses nothing); at most `depth`.
+    pending: VecDeque<rtp::Packet>,
+    depth: usize,
 }
 
 impl Outlet {
@@ -36,6 +41,7 @@ impl Outlet {
         connection: &mut RTCPeerConnection,
         publication: &Arc<Publication>,
         keyframes: &KeyframeRoutes,
+        depth: usize,
     ) -> Result<Self, SfuError> {
         let ssrc = rand::random::<u32>();
         let failed = |error: rtc::shared::error::Error| SfuError::Track(error.to_string());
@@ -47,7 +53,8 @@ impl Outlet {
         let sender = handle.sender().ok_or_else(|| SfuError::Track("the new transceiver has no sender".into()))?;
         keyframes.set(ssrc, publication);
         let rewriter = Rewriter::new(ssrc, publication.codec().clock_rate);
-        Ok(Self { kind: publication.kind(), ssrc, carried: 0, transceiver, sender, rewriter, payload_type: None })
+        let pending = VecDeque::with_capacity(depth);
+        Ok(Self { kind: publication.kind(), ssrc, carried: 0, transceiver, sender, rewriter, payload_type: None, pending, depth })
     }
 
     /// Audio or video.
@@ -73,6 +80,7 @@ impl Outlet {
         keyframes: &KeyframeRoutes,
     ) -> Result<(), SfuError> {
         self.set_sending(connection, true);
+        self.pending.clear();
         let track = media_track(publication, self.ssrc, self.carried + 1);
         let replaced = match connection.rtp_sender(self.sender) {
             Some(mut sender) => sender.replace_track(track).map_err(|error| SfuError::Track(error.to_string())),
@@ -87,25 +95,44 @@ impl Outlet {
         Ok(())
     }
 
-    /// Lets packets of codec `mime` flow once the subscriber has negotiated it; false if not yet.
-    pub(super) fn release(&mut self, connection: &mut RTCPeerConnection, mime: &str) -> bool {
+    /// Lets packets of codec `mime` flow once the subscriber has negotiated it, starting with
+    /// those held back; false if not yet.
+    pub(super) fn release(&mut self, connection: &mut RTCPeerConnection, mime: &str, now: Instant) -> bool {
         let Some(mut sender) = connection.rtp_sender(self.sender) else { return false };
         let codecs = &sender.get_parameters().rtp_parameters.codecs;
         self.payload_type = codecs.iter().find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(mime)).map(|c| c.payload_type);
-        self.payload_type.is_some()
+        if self.payload_type.is_none() {
+            return false;
+        }
+        while let Some(packet) = self.pending.pop_front() {
+            self.send(connection, packet, now);
+        }
+        true
     }
 
     /// Stops packets and stops offering to send on the m-line; it stays for the next publication.
     pub(super) fn quiet(&mut self, connection: &mut RTCPeerConnection, keyframes: &KeyframeRoutes) {
         self.payload_type = None;
+        self.pending.clear();
         keyframes.remove(self.ssrc);
         self.set_sending(connection, false);
     }
 
-    /// Writes one packet, rewritten onto the outlet's SSRC and sequence; false if it cannot flow.
-    pub(super) fn write(&mut self, connection: &mut RTCPeerConnection, mut packet: rtp::Packet, now: Instant) -> bool {
-        let Some(payload_type) = self.payload_type else { return false };
-        let Some(mut sender) = connection.rtp_sender(self.sender) else { return false };
+    /// Writes one packet, rewritten onto the outlet's SSRC and sequence, or holds it back until
+    /// the subscriber has the description; false if it was dropped.
+    pub(super) fn write(&mut self, connection: &mut RTCPeerConnection, packet: rtp::Packet, now: Instant) -> bool {
+        if self.payload_type.is_some() {
+            return self.send(connection, packet, now);
+        }
+        if self.pending.len() >= self.depth {
+            return false;
+        }
+        self.pending.push_back(packet);
+        true
+    }
+
+    fn send(&mut self, connection: &mut RTCPeerConnection, mut packet: rtp::Packet, now: Instant) -> bool {
+        let (Some(payload_type), Some(mut sender)) = (self.payload_type, connection.rtp_sender(self.sender)) else { return false };
         self.rewriter.rewrite(&mut packet.header, payload_type, now);
         sender.write_rtp(now, packet).is_ok()
     }

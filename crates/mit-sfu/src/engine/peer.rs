@@ -42,6 +42,14 @@ struct Leg {
     released: bool,
 }
 
+impl Leg {
+    fn new(publication: Arc<Publication>, outlet: usize) -> Self {
+        // Held-back packets start at a keyframe only if one is asked for now.
+        publication.request_keyframe();
+        Self { publication, outlet, described: false, released: false }
+    }
+}
+
 /// One of this participant's incoming tracks and the publication it feeds.
 pub(super) struct Feed {
     pub(super) publication: Arc<Publication>,
@@ -75,6 +83,8 @@ pub(crate) struct EnginePeer {
     making_offer: bool,
     /// Legs changed since the last offer.
     dirty: bool,
+    /// Packets held back per outlet until its subscriber has the description.
+    queue_depth: usize,
     /// When the connection next wants `handle_timeout`, as the worker's timer table has it.
     pub(super) deadline: Option<Instant>,
 }
@@ -89,6 +99,7 @@ pub(crate) struct PeerParts {
     pub(crate) user: Uuid,
     pub(crate) events: mpsc::UnboundedSender<PeerEvent>,
     pub(crate) feed_link: FeedLink,
+    pub(crate) queue_depth: usize,
 }
 
 impl EnginePeer {
@@ -109,6 +120,7 @@ impl EnginePeer {
             quiet: Vec::new(),
             feeds: HashMap::new(),
             screen_tracks: HashSet::new(),
+            queue_depth: parts.queue_depth,
             ready: false,
             making_offer: false,
             dirty: false,
@@ -162,9 +174,9 @@ impl EnginePeer {
         }
     }
 
-    /// The (publication, outlet) pairs packets flow on.
+    /// The (publication, outlet) pairs packets go to (held back on an outlet until released).
     pub(super) fn routes(&self) -> impl Iterator<Item = (u64, usize)> + '_ {
-        self.legs.values().filter(|leg| leg.released).map(|leg| (leg.publication.id(), leg.outlet))
+        self.legs.values().map(|leg| (leg.publication.id(), leg.outlet))
     }
 
     /// Asks the publisher for a keyframe on its incoming track `ssrc`.
@@ -254,7 +266,7 @@ impl EnginePeer {
                 leg.described = true;
             }
         }
-        self.release_legs();
+        self.release_legs(now);
         self.offer_if_needed(now);
     }
 
@@ -279,7 +291,7 @@ impl EnginePeer {
             self.reject("invalid_sdp", format!("the answer cannot be applied: {error}"));
             return self.offer_if_needed(now);
         }
-        self.release_legs();
+        self.release_legs(now);
         self.offer_if_needed(now);
     }
 
@@ -316,7 +328,7 @@ impl EnginePeer {
             Ok(outlet) => outlet,
             Err(error) => return tracing::warn!(user = %self.user, %error, "cannot add an outgoing track"),
         };
-        self.legs.insert(key, Leg { publication, outlet, described: false, released: false });
+        self.legs.insert(key, Leg::new(publication, outlet));
         self.dirty = true;
         self.offer_if_needed(now);
     }
@@ -336,7 +348,7 @@ impl EnginePeer {
                 }
             }
             None => {
-                let outlet = Outlet::open(&mut self.connection, publication, &self.keyframes)?;
+                let outlet = Outlet::open(&mut self.connection, publication, &self.keyframes, self.queue_depth)?;
                 self.outlets.push(outlet);
                 Ok(self.outlets.len() - 1)
             }
@@ -388,14 +400,11 @@ impl EnginePeer {
         }
     }
 
-    /// Lets every leg the client now knows about flow, asking its publisher for a keyframe.
-    fn release_legs(&mut self) {
+    /// Lets every leg the client now knows about flow.
+    fn release_legs(&mut self, now: Instant) {
         for leg in self.legs.values_mut().filter(|leg| leg.described && !leg.released) {
             let mime = leg.publication.codec().mime_type.clone();
-            if self.outlets[leg.outlet].release(&mut self.connection, &mime) {
-                leg.released = true;
-                leg.publication.request_keyframe();
-            }
+            leg.released = self.outlets[leg.outlet].release(&mut self.connection, &mime, now);
         }
     }
 

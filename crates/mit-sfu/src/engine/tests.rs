@@ -128,6 +128,7 @@ impl Bench {
             }
             super::apply_at(&mut self.forwarder, self.now, input);
         }
+        self.forwarder.pump(self.now);
         opened
     }
 
