@@ -1,27 +1,29 @@
 //! Building one `rtc` peer connection: the codecs and interceptors of the async layer's
-//! connections ([`crate::peer::connection`]), the ICE credentials its route on the node's port
-//! was leased with, and one host candidate, the node's announced UDP address, which is also the
-//! local address every datagram is tagged with.
+//! connections ([`crate::peer::connection`]), the ICE credentials its route on the node's ports
+//! was leased with, and the node's announced addresses as its host candidates (UDP, and passive
+//! TCP when on), which are also the local addresses every datagram is tagged with.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use rtc::ice::tcp_type::TcpType;
 use rtc::interceptor::{Registry, Slot};
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
-use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
+use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit};
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 
+use super::Local;
 use crate::SfuConfig;
 use crate::SfuError;
 use crate::interceptor::{KeyframeRequestRouter, KeyframeRoutes, SLOT};
 
-/// A connection answering on `announced` with the given ICE credentials.
+/// A connection answering on `local`'s addresses with the given ICE credentials.
 pub(super) fn build(
     config: &SfuConfig,
-    announced: SocketAddr,
+    local: Local,
     credentials: (String, String),
     keyframes: Arc<KeyframeRoutes>,
     now: Instant,
@@ -43,19 +45,27 @@ pub(super) fn build(
         .with_setting_engine(settings)
         .build(now)
         .map_err(failed)?;
+    connection.add_local_candidate(host_candidate(local.udp, TcpType::Unspecified)?).map_err(failed)?;
+    if let Some(tcp) = local.tcp {
+        connection.add_local_candidate(host_candidate(tcp, TcpType::Passive)?).map_err(failed)?;
+    }
+    Ok(connection)
+}
+
+/// A host candidate on `address`: UDP, or passive TCP.
+fn host_candidate(address: SocketAddr, tcp_type: TcpType) -> Result<RTCIceCandidateInit, SfuError> {
+    let network = if tcp_type == TcpType::Passive { "tcp" } else { "udp" };
     let host = CandidateHostConfig {
         base_config: CandidateConfig {
-            network: "udp".into(),
-            address: announced.ip().to_string(),
-            port: announced.port(),
+            network: network.into(),
+            address: address.ip().to_string(),
+            port: address.port(),
             component: 1,
             ..Default::default()
         },
-        ..Default::default()
+        tcp_type,
     }
     .new_candidate_host()
     .map_err(|error| SfuError::Build(error.to_string()))?;
-    let candidate = RTCIceCandidate::from(&host).to_json().map_err(failed)?;
-    connection.add_local_candidate(candidate).map_err(failed)?;
-    Ok(connection)
+    RTCIceCandidate::from(&host).to_json().map_err(|error| SfuError::Build(error.to_string()))
 }

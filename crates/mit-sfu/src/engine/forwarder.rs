@@ -8,16 +8,15 @@
 //! subscriber's connection in one pass on one thread: no queue, task, wake-up or lock per packet.
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::BytesMut;
 use rtc::rtp;
 use rtc::shared::TaggedBytesMut;
 
 use super::PeerId;
 use super::peer::EnginePeer;
+use crate::mux::Datagram;
 use crate::peer::Signal;
 use crate::publication::Publication;
 
@@ -45,10 +44,11 @@ impl Forwarder {
         self.note(id);
     }
 
-    /// A datagram for connection `id`.
-    pub(crate) fn datagram(&mut self, now: Instant, id: PeerId, from: SocketAddr, data: BytesMut) {
+    /// A datagram (or ICE-TCP frame) for one of the connections.
+    pub(crate) fn datagram(&mut self, now: Instant, datagram: Datagram) {
+        let id = datagram.slot;
         let Some(peer) = self.peers.get_mut(&id) else { return };
-        peer.receive(now, from, data);
+        peer.receive(now, datagram);
         self.note(id);
     }
 

@@ -10,6 +10,7 @@ mod forwarder;
 mod outlet;
 mod peer;
 mod receivers;
+mod tcp;
 #[cfg(test)]
 mod tests;
 
@@ -23,17 +24,31 @@ use uuid::Uuid;
 
 use crate::interceptor::KeyframeRoutes;
 use crate::mux::Datagram;
+use crate::mux::tcp::Accepted;
 use crate::peer::{MediaPeer, PeerEvent, Signal};
 use crate::room::MediaRoom;
 use crate::{SfuError, Shared};
 use forwarder::Forwarder;
 use peer::{EnginePeer, PeerParts};
+use rtc::shared::TransportProtocol;
+use tcp::TcpStreams;
+
+/// The node's addresses as a connection's host candidates name them (the public address
+/// behind 1:1 NAT): what every datagram it receives is tagged with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Local {
+    udp: std::net::SocketAddr,
+    /// With ICE over TCP on.
+    tcp: Option<std::net::SocketAddr>,
+}
 
 /// A connection on a worker: its slot on the node's UDP port.
 pub(crate) type PeerId = crate::mux::routes::Slot;
 
 /// Datagrams queued for one worker before new ones are dropped.
 const DATAGRAM_INBOX: usize = 4096;
+/// Accepted ICE-TCP connections queued for one worker.
+const STREAM_INBOX: usize = 64;
 /// Datagrams handled at most between two forwarding passes.
 const BATCH: usize = 64;
 
@@ -49,6 +64,7 @@ enum Input {
 pub(crate) struct EngineInbox {
     inputs: mpsc::UnboundedSender<Input>,
     datagrams: mpsc::Sender<Datagram>,
+    streams: mpsc::Sender<Accepted>,
 }
 
 /// A handle's way to its connection on a worker.
@@ -83,8 +99,18 @@ impl FeedLink {
 pub(crate) fn start(socket: Arc<UdpSocket>) -> EngineInbox {
     let (inputs, input_rx) = mpsc::unbounded_channel();
     let (datagrams, datagram_rx) = mpsc::channel(DATAGRAM_INBOX);
-    tokio::spawn(run(socket, input_rx, datagram_rx));
-    EngineInbox { inputs, datagrams }
+    let (streams, stream_rx) = mpsc::channel(STREAM_INBOX);
+    let io = WorkerIo { socket, streams: TcpStreams::default(), datagrams: datagrams.clone() };
+    tokio::spawn(run(io, input_rx, datagram_rx, stream_rx));
+    EngineInbox { inputs, datagrams, streams }
+}
+
+/// Where a worker's datagrams go out.
+struct WorkerIo {
+    socket: Arc<UdpSocket>,
+    streams: TcpStreams,
+    /// For the readers of new ICE-TCP streams.
+    datagrams: mpsc::Sender<Datagram>,
 }
 
 /// Builds `user`'s connection and hands it to the worker behind `inbox`.
@@ -96,9 +122,11 @@ pub(crate) fn connect(
     session: u64,
     events: mpsc::UnboundedSender<PeerEvent>,
 ) -> Result<MediaPeer, SfuError> {
-    let lease = shared.ports.lease(inbox.datagrams.clone());
+    let lease = shared.ports.lease(inbox.datagrams.clone(), inbox.streams.clone());
     let config = &shared.config;
-    let local = std::net::SocketAddr::new(config.public_ip.unwrap_or(config.bind_ip), shared.udp_port);
+    let ip = config.public_ip.unwrap_or(config.bind_ip);
+    let local =
+        Local { udp: std::net::SocketAddr::new(ip, shared.udp_port), tcp: shared.tcp_port.map(|port| std::net::SocketAddr::new(ip, port)) };
     let keyframes = Arc::new(KeyframeRoutes::default());
     let credentials = (lease.ufrag.clone(), lease.password.clone());
     let connection = connection::build(config, local, credentials, keyframes.clone(), Instant::now())?;
@@ -112,7 +140,12 @@ pub(crate) fn connect(
 
 /// The worker's I/O: inputs and datagrams in, timers, datagrams out. Ends when every handle
 /// and the node's port are gone.
-async fn run(socket: Arc<UdpSocket>, mut inputs: mpsc::UnboundedReceiver<Input>, mut datagrams: mpsc::Receiver<Datagram>) {
+async fn run(
+    mut io: WorkerIo,
+    mut inputs: mpsc::UnboundedReceiver<Input>,
+    mut datagrams: mpsc::Receiver<Datagram>,
+    mut streams: mpsc::Receiver<Accepted>,
+) {
     let send_dropped = metrics::counter!("sfu_udp_datagrams_dropped_total", "reason" => "send_buffer_full");
     let mut forwarder = Forwarder::default();
     loop {
@@ -130,9 +163,10 @@ async fn run(socket: Arc<UdpSocket>, mut inputs: mpsc::UnboundedReceiver<Input>,
                 None => return,
             },
             datagram = datagrams.recv() => match datagram {
-                Some(datagram) => forwarder.datagram(Instant::now(), datagram.slot, datagram.from, datagram.data),
+                Some(datagram) => forwarder.datagram(Instant::now(), datagram),
                 None => return,
             },
+            Some(stream) = streams.recv() => io.streams.open(stream, io.datagrams.clone()),
             () = timer => forwarder.timeout(Instant::now()),
         }
         let now = Instant::now();
@@ -140,14 +174,19 @@ async fn run(socket: Arc<UdpSocket>, mut inputs: mpsc::UnboundedReceiver<Input>,
         // before the media they made readable is forwarded.
         for _ in 0..BATCH {
             let Ok(datagram) = datagrams.try_recv() else { break };
-            forwarder.datagram(now, datagram.slot, datagram.from, datagram.data);
+            forwarder.datagram(now, datagram);
         }
         while let Ok(input) = inputs.try_recv() {
             apply_at(&mut forwarder, now, input);
         }
         forwarder.pump(now);
         for datagram in forwarder.outgoing() {
-            if let Err(error) = socket.try_send_to(&datagram.message, datagram.transport.peer_addr) {
+            let to = datagram.transport.peer_addr;
+            if datagram.transport.transport_protocol == TransportProtocol::TCP {
+                if !io.streams.send(to, &datagram.message) {
+                    send_dropped.increment(1);
+                }
+            } else if let Err(error) = io.socket.try_send_to(&datagram.message, to) {
                 count_send_error(&error, &send_dropped);
             }
         }

@@ -4,11 +4,9 @@
 //! steps the worker takes between packets.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
-use bytes::BytesMut;
 use rtc::media_stream::MediaStreamTrackId;
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent, RTCTrackEventInit};
@@ -25,9 +23,9 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::outlet::Outlet;
-use super::{FeedLink, PeerId};
+use super::{FeedLink, Local, PeerId};
 use crate::interceptor::KeyframeRoutes;
-use crate::mux::PortLease;
+use crate::mux::{Datagram, PortLease};
 use crate::peer::{ConnectionState, IceCandidate, PeerEvent, Signal};
 use crate::publication::{FeedSource, Publication, PublicationKey, Source};
 use crate::room::MediaRoom;
@@ -63,8 +61,8 @@ pub(crate) struct EnginePeer {
     connection: RTCPeerConnection,
     /// The connection's route on the node's port, released with it.
     _lease: PortLease,
-    /// The node's announced address: the connection's one host candidate.
-    local: SocketAddr,
+    /// The node's announced addresses: the connection's host candidates.
+    local: Local,
     keyframes: Arc<KeyframeRoutes>,
     room: Weak<MediaRoom>,
     user: Uuid,
@@ -93,7 +91,7 @@ pub(crate) struct EnginePeer {
 pub(crate) struct PeerParts {
     pub(crate) connection: RTCPeerConnection,
     pub(crate) lease: PortLease,
-    pub(crate) local: SocketAddr,
+    pub(crate) local: Local,
     pub(crate) keyframes: Arc<KeyframeRoutes>,
     pub(crate) room: Weak<MediaRoom>,
     pub(crate) user: Uuid,
@@ -128,10 +126,15 @@ impl EnginePeer {
         }
     }
 
-    /// Feeds one datagram from `from` to the state machine.
-    pub(super) fn receive(&mut self, now: Instant, from: SocketAddr, data: BytesMut) {
-        let transport = TransportContext { local_addr: self.local, peer_addr: from, ecn: None, transport_protocol: TransportProtocol::UDP };
-        if let Err(error) = self.connection.handle_read(TaggedBytesMut { now, transport, message: data }) {
+    /// Feeds one datagram (or ICE-TCP frame) to the state machine.
+    pub(super) fn receive(&mut self, now: Instant, datagram: Datagram) {
+        let (local, protocol) = match (datagram.tcp, self.local.tcp) {
+            (true, Some(tcp)) => (tcp, TransportProtocol::TCP),
+            (true, None) => return,
+            (false, _) => (self.local.udp, TransportProtocol::UDP),
+        };
+        let transport = TransportContext { local_addr: local, peer_addr: datagram.from, ecn: None, transport_protocol: protocol };
+        if let Err(error) = self.connection.handle_read(TaggedBytesMut { now, transport, message: datagram.data }) {
             tracing::trace!(user = %self.user, %error, "datagram refused");
         }
     }

@@ -97,7 +97,8 @@ impl Bench {
         let udp_port = ports.udp_addr().expect("bound").port();
         let (inputs_tx, inputs) = mpsc::unbounded_channel();
         let (datagrams, _unused) = mpsc::channel::<Datagram>(1);
-        let workers = Workers::with_engine(EngineInbox { inputs: inputs_tx, datagrams });
+        let (streams, _unused) = mpsc::channel(1);
+        let workers = Workers::with_engine(EngineInbox { inputs: inputs_tx, datagrams, streams });
         let shared = Arc::new(Shared { config, ports, udp_port, tcp_port: None, metrics: Arc::new(SfuMetrics::new()), workers });
         let room = MediaRoom::new(Uuid::new_v4(), shared, None);
         Self { room, forwarder: Forwarder::default(), inputs, now: Instant::now(), clients: Vec::new(), linked: true }
@@ -192,8 +193,8 @@ impl Bench {
         while let Some(datagram) = self.clients[index].connection.poll_write() {
             moved = true;
             if self.linked {
-                let (slot, address) = (self.clients[index].slot, self.clients[index].address);
-                self.forwarder.datagram(now, slot, address, datagram.message);
+                let (slot, from) = (self.clients[index].slot, self.clients[index].address);
+                self.forwarder.datagram(now, Datagram { slot, from, data: datagram.message, tcp: false });
             }
         }
         moved

@@ -46,6 +46,8 @@ pub(crate) struct Datagram {
     pub(crate) from: SocketAddr,
     /// The bytes, split off the receive buffer (owned, so `rtc` can decrypt in place).
     pub(crate) data: BytesMut,
+    /// Whether it came as an ICE-TCP frame rather than on the UDP port.
+    pub(crate) tcp: bool,
 }
 
 /// A connection joining or leaving a port's routing task; `T` is what the port hands it.
@@ -127,13 +129,18 @@ impl NodePorts {
         self.socket.clone()
     }
 
-    /// A place on the UDP port for one connection whose datagrams go to `inbox` (shared by the
-    /// connections of one worker), with the ICE credentials it must use.
-    pub(crate) fn lease(&self, inbox: mpsc::Sender<Datagram>) -> PortLease {
+    /// A place on the node's ports for one connection, with the ICE credentials it must use:
+    /// its datagrams go to `datagrams`, and its ICE-TCP connections (when on) to `streams` (both
+    /// shared by the connections of one worker).
+    pub(crate) fn lease(&self, datagrams: mpsc::Sender<Datagram>, streams: mpsc::Sender<tcp::Accepted>) -> PortLease {
         let slot = self.next_slot.fetch_add(1, Ordering::Relaxed);
         let (ufrag, password) = (random_text(16), random_text(32));
-        let _ = self.control.send(Control::Add { slot, ufrag: ufrag.clone(), password: password.clone(), inbox });
-        PortLease { slot, ufrag, password, control: self.control.clone() }
+        let _ = self.control.send(Control::Add { slot, ufrag: ufrag.clone(), password: password.clone(), inbox: datagrams });
+        if let Some((_, control)) = &self.tcp {
+            let _ = control.send(Control::Add { slot, ufrag: ufrag.clone(), password: password.clone(), inbox: streams });
+        }
+        let tcp_control = self.tcp.as_ref().map(|(_, control)| control.clone());
+        PortLease { slot, ufrag, password, control: self.control.clone(), tcp_control }
     }
 
     /// A socket for one new connection, with the ICE credentials it must use.
@@ -228,7 +235,7 @@ async fn receive(socket: Arc<UdpSocket>, mut table: Table<Datagram>, mut control
                 let data = buffer.split();
                 match table.routes.route(from, &data) {
                     Verdict::Deliver(slot) => {
-                        if !table.deliver(slot, Datagram { slot, from, data }) {
+                        if !table.deliver(slot, Datagram { slot, from, data, tcp: false }) {
                             dropped.connection_behind.increment(1);
                         }
                     }
@@ -249,11 +256,15 @@ pub(crate) struct PortLease {
     /// Its ICE password.
     pub(crate) password: String,
     control: mpsc::UnboundedSender<Control<Datagram>>,
+    tcp_control: Option<mpsc::UnboundedSender<Control<tcp::Accepted>>>,
 }
 
 impl Drop for PortLease {
     fn drop(&mut self) {
         let _ = self.control.send(Control::Remove(self.slot));
+        if let Some(control) = &self.tcp_control {
+            let _ = control.send(Control::Remove(self.slot));
+        }
     }
 }
 

@@ -26,7 +26,9 @@ const MAX_PENDING: usize = 256;
 
 /// An accepted connection on its way to its peer connection.
 #[derive(Debug)]
-pub(super) struct Accepted {
+pub(crate) struct Accepted {
+    /// The peer connection it checked in for (known once routed).
+    pub(crate) slot: super::routes::Slot,
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     /// The bytes read to route it (the first frame, with its length).
@@ -77,7 +79,7 @@ async fn first_frame(mut stream: tokio::net::TcpStream, peer: SocketAddr) -> io:
     let mut prefix = vec![0u8; 2 + length];
     prefix[..2].copy_from_slice(&header);
     stream.read_exact(&mut prefix[2..]).await?;
-    Ok(Accepted { stream, peer, prefix: Bytes::from(prefix) })
+    Ok(Accepted { slot: 0, stream, peer, prefix: Bytes::from(prefix) })
 }
 
 async fn route(mut table: Table<Accepted>, mut control: mpsc::UnboundedReceiver<Control<Accepted>>, mut arrived: mpsc::Receiver<Accepted>) {
@@ -88,9 +90,12 @@ async fn route(mut table: Table<Accepted>, mut control: mpsc::UnboundedReceiver<
                 Some(command) => table.apply(command),
                 None => return,
             },
-            Some(accepted) = arrived.recv() => {
+            Some(mut accepted) = arrived.recv() => {
                 let delivered = match table.routes.check(&accepted.prefix[2..]) {
-                    Ok(slot) => table.deliver(slot, accepted),
+                    Ok(slot) => {
+                        accepted.slot = slot;
+                        table.deliver(slot, accepted)
+                    }
                     Err(_) => false,
                 };
                 if !delivered {
@@ -98,6 +103,18 @@ async fn route(mut table: Table<Accepted>, mut control: mpsc::UnboundedReceiver<
                 }
             }
         }
+    }
+}
+
+impl Accepted {
+    /// The client's address.
+    pub(crate) fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The stream, and the bytes already read from it (the first frame, with its length).
+    pub(crate) fn into_parts(self) -> (tokio::net::TcpStream, Bytes) {
+        (self.stream, self.prefix)
     }
 }
 
