@@ -112,7 +112,7 @@ mod tests {
         assert_eq!(next_frame(&mut buffer).as_deref(), Some(&b"abc"[..]));
         assert_eq!(next_frame(&mut buffer).as_deref(), Some(&b""[..]), "an empty frame is a frame");
         assert_eq!(next_frame(&mut buffer), None);
-        buffer.extend_from_slice(&[b'z']);
+        buffer.extend_from_slice(b"z");
         assert_eq!(next_frame(&mut buffer).as_deref(), Some(&b"z"[..]));
         assert!(buffer.is_empty());
     }
