@@ -104,10 +104,7 @@ impl TestApp {
         let database_url = fresh_database().await;
         let recordings = tempfile::tempdir().expect("a temporary directory for recordings");
         let recording_path = recordings.path().display().to_string();
-        // `RTC_ENGINE` in the test's environment picks the media engine of every test server.
-        let engine = std::env::var("RTC_ENGINE").unwrap_or_else(|_| "webrtc".into());
         let mut vars: Vec<(&str, &str)> = vec![
-            ("RTC_ENGINE", &engine),
             ("DATABASE_URL", &database_url),
             ("DATABASE_POOL_SIZE", "8"),
             ("JWT_SECRET_KEY", TEST_JWT_SECRET),

@@ -35,7 +35,6 @@ impl ServerProcess {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("RTC_UDP_PORT", "0")
             .env("RTC_TCP_PORT", "0")
-            .env("RTC_ENGINE", std::env::var("RTC_ENGINE").unwrap_or_else(|_| "webrtc".into()))
             .envs(env.iter().map(|(k, v)| (k, v)))
             .env("HOST", "127.0.0.1")
             .env("PORT", port.to_string())

@@ -63,8 +63,6 @@ pub struct RtcConfig {
     pub public_ip: Option<IpAddr>,
     /// Media worker threads, each holding whole rooms (`RTC_WORKERS`; default: one per core).
     pub workers: usize,
-    /// What drives the peer connections (`RTC_ENGINE`: `webrtc`, the default, or `rtc`).
-    pub engine: mit_sfu::Engine,
 }
 
 /// Everything `mit serve` is configured with.
@@ -380,12 +378,7 @@ fn rtc(env: &Env, host: IpAddr) -> Result<RtcConfig, ConfigError> {
             text.parse().map_err(|_| ConfigError { variable: "RTC_PUBLIC_IP", problem: format!("is `{text}`, expected an IP address") })?,
         ),
     };
-    let engine = match env.text("RTC_ENGINE").as_deref() {
-        None | Some("webrtc") => mit_sfu::Engine::Webrtc,
-        Some("rtc") => mit_sfu::Engine::Rtc,
-        Some(other) => return Err(ConfigError { variable: "RTC_ENGINE", problem: format!("is `{other}`, expected `webrtc` or `rtc`") }),
-    };
-    Ok(RtcConfig { bind_ip, udp_port, tcp_port, public_ip, workers, engine })
+    Ok(RtcConfig { bind_ip, udp_port, tcp_port, public_ip, workers })
 }
 
 #[cfg(test)]
@@ -450,8 +443,6 @@ mod tests {
         }
         let error = config(&[("ROOM_CAPACITY", "many")]).expect_err("not a number");
         assert_eq!(error.problem, "is `many`, expected 1 to 10000 participants");
-        let error = config(&[("RTC_ENGINE", "str0m")]).expect_err("an unknown engine");
-        assert_eq!((error.variable, error.problem.as_str()), ("RTC_ENGINE", "is `str0m`, expected `webrtc` or `rtc`"));
     }
 
     #[test]

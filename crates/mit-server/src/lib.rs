@@ -246,7 +246,6 @@ fn sfu_config(config: &Config) -> SfuConfig {
     sfu.tcp_port = Some(config.rtc.tcp_port);
     sfu.public_ip = config.rtc.public_ip;
     sfu.workers = config.rtc.workers;
-    sfu.engine = config.rtc.engine;
     sfu
 }
 

@@ -3,16 +3,6 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-/// Which layer drives the node's peer connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    /// webrtc-rs's async layer: a driver task, an actor and a writer task per connection.
-    Webrtc,
-    /// The media workers drive `rtc` state machines themselves, from the node's port and their
-    /// own timers ([`crate::engine`](crate)); not yet at parity (ICE over TCP is missing).
-    Rtc,
-}
-
 /// The SFU's settings.
 #[derive(Debug, Clone)]
 pub struct SfuConfig {
@@ -36,8 +26,6 @@ pub struct SfuConfig {
     pub ice_failed_timeout: Duration,
     /// Media worker threads, each holding whole rooms (default: one per core).
     pub workers: usize,
-    /// Which layer drives the connections.
-    pub engine: Engine,
 }
 
 impl SfuConfig {
@@ -58,7 +46,6 @@ impl SfuConfig {
             ice_disconnected_timeout: Duration::from_secs(5),
             ice_failed_timeout: Duration::from_secs(15),
             workers: Self::default_workers(),
-            engine: Engine::Webrtc,
         }
     }
 }

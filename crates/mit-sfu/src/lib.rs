@@ -1,27 +1,22 @@
-//! Mit's media plane: a selective forwarding unit on webrtc-rs 0.21.
+//! Mit's media plane: a selective forwarding unit on `rtc` 0.21, webrtc-rs's sans-I/O core.
 //!
-//! Each participant has one peer connection with the server ([`MediaPeer`], driven by an actor
-//! that negotiates as the impolite side of perfect negotiation). Each published track is a
-//! [`Publication`] that fans packets out to one [`leg`](crate::leg::Leg) per subscriber — each on
-//! an [outlet](crate::outlet::Outlet), a sending m-line with its own SSRC, payload type and
-//! sequence space that carries the next publication of its kind once this one leaves — and to any
-//! recorder that subscribes, without transcoding. Subscriber queues are bounded: a slow subscriber loses its
-//! own packets (counted), never anyone else's. Keyframe requests travel upstream, throttled.
-//!
-//! Every connection's media goes through the node's one UDP port ([`mux`]), and each room runs on
-//! one of a fixed set of media worker threads ([`workers`]).
+//! Each participant has one peer connection with the server ([`MediaPeer`] is the signalling
+//! layer's handle). A fixed set of media worker threads ([`workers`]) each drive whole rooms'
+//! connections themselves, from the node's one UDP port and one TCP port ([`mux`]) and their own
+//! timers ([`engine`]). Each published track is a [`Publication`]; its worker writes every packet
+//! into each subscriber's connection on an outlet — a sending m-line with its own SSRC, payload
+//! type and sequence space that carries the next publication of its kind once this one leaves —
+//! without transcoding, and hands a copy to each recorder that subscribes (bounded queues: a
+//! slow recorder loses its own packets, counted). Keyframe requests travel upstream, throttled.
 //!
 //! It knows nothing of HTTP, SQL or signalling formats: the server translates.
 
-mod announce;
 mod config;
 mod engine;
 mod interceptor;
 mod keyframe;
-mod leg;
 mod metrics;
 pub mod mux;
-mod outlet;
 mod peer;
 mod publication;
 pub mod recording;
@@ -33,8 +28,8 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-pub use config::{Engine, SfuConfig};
-pub use peer::connection::{opus, vp8};
+pub use config::SfuConfig;
+pub use engine::connection::{opus, vp8};
 pub use peer::{ConnectionState, IceCandidate, MediaPeer, PeerEvent};
 pub use publication::{Publication, PublicationKey, Source, Subscription};
 pub use room::{MediaRoom, RoomObserver};
@@ -59,10 +54,10 @@ pub enum SfuError {
     /// The media worker threads cannot be started.
     #[error("cannot start the media workers: {0}")]
     Workers(std::io::Error),
-    /// webrtc-rs refused to build a connection.
+    /// `rtc` refused to build a connection.
     #[error("cannot build a peer connection: {0}")]
     Build(String),
-    /// webrtc-rs refused to add or change an outgoing track.
+    /// `rtc` refused to add or change an outgoing track.
     #[error("cannot change an outgoing track: {0}")]
     Track(String),
 }
@@ -93,8 +88,7 @@ impl Sfu {
         let ports = NodePorts::bind(address, tcp).map_err(|source| SfuError::Bind { address, source })?;
         let udp_port = ports.udp_addr().map_err(|source| SfuError::Bind { address, source })?.port();
         let tcp_port = ports.tcp_addr().map(|bound| bound.port());
-        let engine = (config.engine == Engine::Rtc).then(|| ports.udp_socket());
-        let workers = Workers::start(config.workers, engine).map_err(SfuError::Workers)?;
+        let workers = Workers::start(config.workers, &ports.udp_socket()).map_err(SfuError::Workers)?;
         Ok(Self { shared: Arc::new(Shared { config, ports, udp_port, tcp_port, metrics: Arc::new(SfuMetrics::new()), workers }) })
     }
 

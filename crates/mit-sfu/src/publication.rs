@@ -1,19 +1,19 @@
 //! A published track: one participant's microphone, camera or screen. It outlives the
-//! participant's connection (a reconnect within the grace period swaps its feed), and fans each
-//! packet out to its subscribers — legs towards other participants, and recorders.
+//! participant's connection (a reconnect within the grace period swaps its feed). The worker that
+//! drives the feed writes each packet into the other participants' connections
+//! ([`crate::engine`]) and hands the publication a copy for its queued subscribers (recorders).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
-use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use uuid::Uuid;
-use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
+use crate::engine::FeedLink;
 use crate::keyframe::KeyframeThrottle;
 use crate::metrics::SfuMetrics;
 
@@ -62,19 +62,10 @@ struct Subscriber {
     queue: mpsc::Sender<rtp::Packet>,
 }
 
-/// Where a publication's packets come from.
-#[derive(Clone)]
-pub(crate) enum FeedSource {
-    /// A webrtc-rs track, read by a task of its own.
-    Track(Arc<dyn TrackRemote>),
-    /// A connection of the media engine, whose worker fans the packets out
-    /// ([`crate::engine`]); keyframe requests go to that worker.
-    Engine(crate::engine::FeedLink),
-}
-
-/// The publisher's current incoming track.
+/// The publisher's current incoming track: its connection, whose worker fans the packets out
+/// ([`crate::engine`]) and takes the keyframe requests.
 struct Feed {
-    source: FeedSource,
+    link: FeedLink,
     ssrc: u32,
 }
 
@@ -88,9 +79,7 @@ pub struct Publication {
     next_subscriber: AtomicU64,
     feed: ArcSwapOption<Feed>,
     paused: AtomicBool,
-    ended: AtomicBool,
     keyframes: KeyframeThrottle,
-    keyframe_wanted: Arc<Notify>,
     metrics: Arc<SfuMetrics>,
     queue_depth: usize,
 }
@@ -112,7 +101,7 @@ impl Publication {
         metrics: Arc<SfuMetrics>,
     ) -> Arc<Self> {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-        let publication = Arc::new(Self {
+        Arc::new(Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             key,
             kind,
@@ -121,16 +110,10 @@ impl Publication {
             next_subscriber: AtomicU64::new(1),
             feed: ArcSwapOption::empty(),
             paused: AtomicBool::new(false),
-            ended: AtomicBool::new(false),
             keyframes: KeyframeThrottle::new(config.keyframe_interval),
-            keyframe_wanted: Arc::new(Notify::new()),
             metrics,
             queue_depth: config.subscriber_queue,
-        });
-        if kind == RtpCodecKind::Video {
-            tokio::spawn(request_keyframes(Arc::downgrade(&publication), publication.keyframe_wanted.clone()));
-        }
-        publication
+        })
     }
 
     /// Whose and what.
@@ -182,8 +165,14 @@ impl Publication {
     /// Asks the publisher for a keyframe (video only; throttled). Without a feed there is nobody
     /// to ask, and the request must not use up the throttle: attaching a feed asks anyway.
     pub fn request_keyframe(&self) {
-        if self.kind == RtpCodecKind::Video && self.feed.load().is_some() && self.keyframes.allow(Instant::now()) {
-            self.keyframe_wanted.notify_one();
+        if self.kind != RtpCodecKind::Video {
+            return;
+        }
+        let feed = self.feed.load();
+        if let Some(feed) = feed.as_ref()
+            && self.keyframes.allow(Instant::now())
+        {
+            feed.link.request_keyframe(feed.ssrc);
         }
     }
 
@@ -192,22 +181,16 @@ impl Publication {
         self.id
     }
 
-    /// Replaces the feed with `source`; a webrtc-rs track is read and forwarded until it ends.
-    pub(crate) fn attach(self: &Arc<Self>, source: FeedSource, ssrc: u32) {
-        self.feed.store(Some(Arc::new(Feed { source: source.clone(), ssrc })));
+    /// Replaces the feed with the track `ssrc` of the connection behind `link`.
+    pub(crate) fn attach(&self, link: FeedLink, ssrc: u32) {
+        self.feed.store(Some(Arc::new(Feed { link, ssrc })));
         self.request_keyframe();
-        if let FeedSource::Track(track) = source {
-            tokio::spawn(forward(Arc::clone(self), track));
-        }
     }
 
-    /// Ends forwarding: subscribers' queues close once the feed stops.
+    /// Ends forwarding: the queued subscribers' queues close.
     pub(crate) fn end(&self) {
-        self.ended.store(true, Ordering::Relaxed);
         self.feed.store(None);
         self.subscribers.store(Arc::new(Vec::new()));
-        // Wakes the keyframe task so it notices the publication is gone.
-        self.keyframe_wanted.notify_one();
     }
 
     /// Counts a packet that arrived from the feed.
@@ -235,60 +218,6 @@ impl Publication {
                 Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
         }
-    }
-
-    fn is_current(&self, track: &Arc<dyn TrackRemote>) -> bool {
-        self.feed.load().as_ref().is_some_and(|feed| matches!(&feed.source, FeedSource::Track(current) if Arc::ptr_eq(current, track)))
-    }
-}
-
-/// Reads one feed and fans its packets out, until the feed ends or is replaced.
-async fn forward(publication: Arc<Publication>, track: Arc<dyn TrackRemote>) {
-    while let Some(event) = track.poll().await {
-        let TrackRemoteEvent::OnRtpPacket(mut packet) = event else { continue };
-        publication.metrics.received.increment(1);
-        if !publication.is_current(&track) {
-            break;
-        }
-        if publication.is_paused() {
-            continue;
-        }
-        // Extension ids are negotiated per connection and some (TWCC, mid) are per transport:
-        // none of them may travel on. Clearing keeps clones allocation-free.
-        packet.header.extensions.clear();
-        packet.header.extension = false;
-        packet.header.extension_profile = 0;
-        publication.fan_out(&packet);
-    }
-}
-
-/// Sends a PLI to the current feed whenever a keyframe is wanted, until the publication ends.
-async fn request_keyframes(publication: std::sync::Weak<Publication>, wanted: Arc<Notify>) {
-    loop {
-        wanted.notified().await;
-        let Some(strong) = publication.upgrade() else { return };
-        if strong.ended.load(Ordering::Relaxed) {
-            return;
-        }
-        let feed = strong.feed.load_full();
-        drop(strong);
-        // No feed yet (the publisher's track is being attached): nothing to ask.
-        let Some(feed) = feed else { continue };
-        match &feed.source {
-            FeedSource::Track(track) => {
-                let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: feed.ssrc };
-                if let Err(error) = track.write_rtcp(vec![Box::new(pli)]).await {
-                    tracing::debug!(%error, "keyframe request not sent");
-                }
-            }
-            FeedSource::Engine(link) => link.request_keyframe(feed.ssrc),
-        }
-    }
-}
-
-impl Drop for Publication {
-    fn drop(&mut self) {
-        self.keyframe_wanted.notify_one();
     }
 }
 

@@ -1,8 +1,8 @@
 //! A meeting's media room: the participants' connections and their publications. Each new
 //! publication is subscribed by every other participant; each new participant subscribes to
 //! every existing publication. The state sits behind one mutex that is never held across an
-//! await; packets never touch it. The room lives on one media worker ([`crate::workers`]): its
-//! connections are built there, so their drivers, actors and fan-out all run on that thread.
+//! await; packets never touch it. The room lives on one media worker ([`crate::workers`]), which
+//! drives all its connections and forwards their media ([`crate::engine`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex};
 
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
 use tokio::sync::mpsc;
-use tokio_util::task::AbortOnDropHandle;
 use uuid::Uuid;
 
+use crate::engine::FeedLink;
 use crate::peer::{MediaPeer, PeerEvent};
-use crate::publication::{FeedSource, Publication, PublicationKey, Source};
+use crate::publication::{Publication, PublicationKey, Source};
 use crate::workers::Placement;
 use crate::{SfuError, Shared};
 
@@ -62,9 +62,9 @@ impl MediaRoom {
 
     /// A new connection for `user`, replacing any previous one; it receives every publication of
     /// the others. Events for the participant go to `events`.
-    pub async fn connect(self: &Arc<Self>, user: Uuid, events: mpsc::UnboundedSender<PeerEvent>) -> Result<MediaPeer, SfuError> {
+    pub fn connect(self: &Arc<Self>, user: Uuid, events: mpsc::UnboundedSender<PeerEvent>) -> Result<MediaPeer, SfuError> {
         let session = self.sessions.fetch_add(1, Ordering::Relaxed);
-        let peer = self.spawn_peer(user, session, events).await?;
+        let peer = crate::engine::connect(&self.shared, self.placement.engine(), Arc::downgrade(self), user, session, events)?;
         let (previous, others) = {
             let mut state = self.state();
             let previous = state.peers.insert(user, peer.clone());
@@ -78,23 +78,6 @@ impl MediaRoom {
             peer.subscribe(publication);
         }
         Ok(peer)
-    }
-
-    /// Builds `user`'s connection on the room's worker: webrtc-rs spawns its driver, and the
-    /// peer its actor, on the runtime they are built on.
-    async fn spawn_peer(
-        self: &Arc<Self>,
-        user: Uuid,
-        session: u64,
-        events: mpsc::UnboundedSender<PeerEvent>,
-    ) -> Result<MediaPeer, SfuError> {
-        let (shared, room) = (self.shared.clone(), Arc::downgrade(self));
-        if let Some(engine) = self.placement.engine() {
-            return crate::engine::connect(&shared, engine, room, user, session, events);
-        }
-        // A join that is given up (its socket closed) must not leave a connection half-built.
-        let building = AbortOnDropHandle::new(self.placement.handle().spawn(MediaPeer::spawn(shared, room, user, session, events)));
-        building.await.map_err(|error| SfuError::Build(format!("the media worker lost the connection: {error}")))?
     }
 
     /// Closes `user`'s connection if it is session `session`, keeping their publications (they
@@ -176,7 +159,7 @@ impl MediaRoom {
         source: Source,
         kind: RtpCodecKind,
         codec: RTCRtpCodec,
-        feed: FeedSource,
+        feed: FeedLink,
         ssrc: u32,
     ) -> Arc<Publication> {
         let key = PublicationKey { user, source };

@@ -1,9 +1,9 @@
 //! The media plane's workers: a fixed set of threads, about one per core, each running its own
-//! single-threaded tokio runtime (its own timer and I/O driver). A room is placed on one worker
-//! when it opens and stays there, so everything a room's packets touch — its connections'
-//! webrtc-rs drivers (each owning an `rtc` peer connection), the actors, the publications' fan-out
-//! and the outlets' writers — runs on one thread: a forwarded packet crosses no thread and wakes
-//! no other core, and no lock is shared between rooms.
+//! single-threaded tokio runtime (its own timer and I/O driver) and on it a media engine
+//! ([`crate::engine`]). A room is placed on one worker when it opens and stays there, so
+//! everything a room's packets touch — its connections' `rtc` state machines, their timers and
+//! the fan-out between them — runs on one thread: a forwarded packet crosses no other thread
+//! after the port's receive task, and no lock is shared between rooms.
 //!
 //! Placement is a plain function of the workers' loads ([`least_loaded`]).
 
@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::net::UdpSocket;
-use tokio::runtime::Handle;
 
 use crate::engine::EngineInbox;
 
@@ -20,10 +19,9 @@ pub(crate) struct Workers {
     workers: Vec<Arc<Worker>>,
 }
 
-/// One worker: its runtime's handle, its media engine when on, and how many rooms it holds.
+/// One worker: its media engine, and how many rooms it holds.
 pub(crate) struct Worker {
-    handle: Handle,
-    engine: Option<EngineInbox>,
+    engine: EngineInbox,
     rooms: AtomicUsize,
 }
 
@@ -33,18 +31,16 @@ pub(crate) struct Placement {
 }
 
 impl Workers {
-    /// Starts `count` workers (at least one), each with a media engine sending from `engine`'s
-    /// socket when given.
-    pub(crate) fn start(count: usize, engine: Option<Arc<UdpSocket>>) -> std::io::Result<Self> {
-        let workers = (0..count.max(1)).map(|index| start_worker(index, engine.clone())).collect::<std::io::Result<Vec<_>>>()?;
+    /// Starts `count` workers (at least one), each with a media engine sending from `socket`.
+    pub(crate) fn start(count: usize, socket: &Arc<UdpSocket>) -> std::io::Result<Self> {
+        let workers = (0..count.max(1)).map(|index| start_worker(index, socket.clone())).collect::<std::io::Result<Vec<_>>>()?;
         Ok(Self { workers })
     }
 
-    /// One worker on the current runtime whose engine's inputs go to `engine` (tests drive the
-    /// forwarder themselves).
+    /// One worker whose engine's inputs go to `engine` (tests drive the forwarder themselves).
     #[cfg(test)]
     pub(crate) fn with_engine(engine: EngineInbox) -> Self {
-        let worker = Worker { handle: Handle::current(), engine: Some(engine), rooms: AtomicUsize::new(0) };
+        let worker = Worker { engine, rooms: AtomicUsize::new(0) };
         Self { workers: vec![Arc::new(worker)] }
     }
 
@@ -58,14 +54,9 @@ impl Workers {
 }
 
 impl Placement {
-    /// The runtime the room's tasks run on.
-    pub(crate) fn handle(&self) -> &Handle {
-        &self.worker.handle
-    }
-
-    /// The worker's media engine, when connections run on it.
-    pub(crate) fn engine(&self) -> Option<&EngineInbox> {
-        self.worker.engine.as_ref()
+    /// The worker's media engine, which drives the room's connections.
+    pub(crate) fn engine(&self) -> &EngineInbox {
+        &self.worker.engine
     }
 }
 
@@ -82,15 +73,15 @@ fn least_loaded(loads: &[usize]) -> usize {
 
 /// A thread that runs a current-thread runtime until the process ends. The media plane lives
 /// as long as the server, so its workers are never stopped.
-fn start_worker(index: usize, engine: Option<Arc<UdpSocket>>) -> std::io::Result<Arc<Worker>> {
+fn start_worker(index: usize, socket: Arc<UdpSocket>) -> std::io::Result<Arc<Worker>> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let handle = runtime.handle().clone();
-    let engine = engine.map(|socket| {
+    let engine = {
         let _on_worker = handle.enter();
         crate::engine::start(socket)
-    });
+    };
     std::thread::Builder::new().name(format!("mit-media-{index}")).spawn(move || runtime.block_on(std::future::pending::<()>()))?;
-    Ok(Arc::new(Worker { handle, engine, rooms: AtomicUsize::new(0) }))
+    Ok(Arc::new(Worker { engine, rooms: AtomicUsize::new(0) }))
 }
 
 #[cfg(test)]
@@ -105,26 +96,18 @@ mod tests {
         assert_eq!(least_loaded(&[3, 4, 0]), 2);
     }
 
-    #[test]
-    fn rooms_spread_over_the_workers_and_leave_them_when_closed() {
-        let workers = Workers::start(2, None).expect("two workers");
+    async fn socket() -> Arc<UdpSocket> {
+        Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("a UDP socket"))
+    }
+
+    #[tokio::test]
+    async fn rooms_spread_over_the_workers_and_leave_them_when_closed() {
+        let workers = Workers::start(2, &socket().await).expect("two workers");
         let first = workers.place();
         let second = workers.place();
         assert!(!Arc::ptr_eq(&first.worker, &second.worker), "two rooms on two idle workers share one");
         drop(first);
         let third = workers.place();
         assert!(!Arc::ptr_eq(&third.worker, &second.worker), "the freed worker takes the next room");
-    }
-
-    #[test]
-    fn a_room_runs_on_its_worker_thread() {
-        let workers = Workers::start(1, None).expect("a worker");
-        let placement = workers.place();
-        let (sender, receiver) = std::sync::mpsc::channel();
-        placement.handle().spawn(async move {
-            let _ = sender.send(std::thread::current().name().map(str::to_owned));
-        });
-        let name = receiver.recv_timeout(std::time::Duration::from_secs(5)).expect("the task ran");
-        assert_eq!(name.as_deref(), Some("mit-media-0"));
     }
 }

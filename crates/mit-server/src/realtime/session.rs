@@ -73,7 +73,7 @@ async fn serve_socket(realtime: Arc<Realtime>, meeting: Option<Uuid>, token: Opt
     tracing::Span::current().record("user", tracing::field::display(admission.user_id)).record("session", session);
     tracing::debug!(?entry, "entered the room");
     let (events_tx, events) = mpsc::unbounded_channel();
-    let peer = match room.media().connect(admission.user_id, events_tx).await {
+    let peer = match room.media().connect(admission.user_id, events_tx) {
         Ok(peer) => peer,
         Err(error) => {
             tracing::error!(%error, "cannot open a media connection");
@@ -272,14 +272,6 @@ fn peer_message(event: PeerEvent) -> Option<ServerMessage> {
     Some(match event {
         PeerEvent::Offer(sdp) => ServerMessage::Offer { sdp },
         PeerEvent::Answer(sdp) => ServerMessage::Answer { sdp },
-        PeerEvent::Candidate(c) => ServerMessage::IceCandidate {
-            candidate: IceCandidate {
-                candidate: c.candidate,
-                sdp_mid: c.sdp_mid,
-                sdp_m_line_index: c.sdp_m_line_index,
-                username_fragment: c.username_fragment,
-            },
-        },
         PeerEvent::Rejected { code, message } => ServerMessage::error(code, message),
         PeerEvent::Connection(state) => {
             tracing::debug!(?state, "media connection state");

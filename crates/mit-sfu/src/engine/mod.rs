@@ -1,11 +1,10 @@
 //! The media engine: each media worker ([`crate::workers`]) drives its participants' `rtc` peer
-//! connections itself — datagrams from the node's UDP port, its own timer, sends straight to
-//! the port — and forwards a publisher's packet into every subscriber's connection on the same
-//! thread ([`forwarder`]). It does what the async layer ([`crate::peer`]) does without a driver
-//! task, actor, writer task, channel or lock per connection, and is chosen with `RTC_ENGINE=rtc`
-//! while it reaches parity (ICE over TCP is the part still missing).
+//! connections itself — datagrams and ICE-TCP frames from the node's ports, its own timer, sends
+//! straight to the port — and forwards a publisher's packet into every subscriber's connection
+//! on the same thread ([`forwarder`]): no task, channel or lock per connection or per packet.
+//! Each connection negotiates as the impolite side of perfect negotiation ([`peer`]).
 
-mod connection;
+pub(crate) mod connection;
 mod forwarder;
 mod outlet;
 mod peer;
@@ -135,7 +134,7 @@ pub(crate) fn connect(
     let queue_depth = config.subscriber_queue;
     let parts = PeerParts { connection, lease, local, keyframes, room, user, events, feed_link, queue_depth };
     let _ = inbox.inputs.send(Input::Open(Box::new(EnginePeer::new(parts))));
-    Ok(MediaPeer::on_engine(user, session, PeerLink { id, inputs: inbox.inputs.clone() }))
+    Ok(MediaPeer::new(user, session, PeerLink { id, inputs: inbox.inputs.clone() }))
 }
 
 /// The worker's I/O: inputs and datagrams in, timers, datagrams out. Ends when every handle

@@ -1,20 +1,28 @@
-//! A sending m-line of one engine connection, recycled across publications like the async
-//! layer's [`crate::outlet`]: it keeps its SSRC and one continuous sequence ([`Rewriter`]) for
-//! life, while `replace_track` gives each publication it carries its own stream and track id.
-//! Written to synchronously from the worker's fan-out: no queue, no task, no lock.
+//! A sending m-line of one participant's connection. It lives as long as the connection and
+//! carries one publication at a time: when a publisher leaves, the m-line goes quiet and later
+//! carries the next publication of the same kind, so a long meeting's SDP does not grow by one
+//! m-line per track that ever came and went.
+//!
+//! An outlet keeps its SSRC for life, with one continuous sequence across publishers
+//! ([`Rewriter`]), because `rtc` binds a sender's SSRC to its interceptors (NACK responder,
+//! sender reports) when first negotiated; what changes through `replace_track` is the stream id
+//! (whose media it is) and the track id, which clients key their tracks by (webrtc-rs and
+//! Chromium then report a new track on the m-line; the tests show both). Keyframe requests are
+//! routed by SSRC for the same reason ([`KeyframeRoutes`]). The worker's fan-out writes to it
+//! synchronously: no queue, task or lock per packet.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
+use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::rtp;
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
 use rtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverId, RTCRtpTransceiverInit};
 
 use crate::SfuError;
 use crate::interceptor::KeyframeRoutes;
-use crate::outlet::media_track;
 use crate::publication::Publication;
 use crate::rewrite::Rewriter;
 
@@ -149,4 +157,16 @@ impl Outlet {
     pub(super) fn close(&self, keyframes: &KeyframeRoutes) {
         keyframes.remove(self.ssrc);
     }
+}
+
+/// The track a subscriber sees: the publication's stream id on the outlet's SSRC, named by the
+/// outlet and how many publications it carried before.
+fn media_track(publication: &Publication, ssrc: u32, carried: u32) -> MediaStreamTrack {
+    let encoding = RTCRtpEncodingParameters {
+        rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+        codec: publication.codec().clone(),
+        ..Default::default()
+    };
+    let stream_id = publication.key().stream_id();
+    MediaStreamTrack::new(stream_id.clone(), format!("mit-{ssrc:08x}-{carried}"), stream_id, publication.kind(), vec![encoding])
 }

@@ -1,7 +1,10 @@
 //! One participant's connection on a media worker: the `rtc` state machine, its subscriber legs
 //! on recycled outlets, the tracks it publishes, and perfect negotiation with the server as the
-//! impolite side — the rules of the async layer's actor ([`crate::peer`]), as plain synchronous
-//! steps the worker takes between packets.
+//! impolite side, as plain synchronous steps the worker takes between packets. A client offer
+//! that collides with the server's own is ignored (the client, polite, rolls back and answers
+//! ours, then offers again); the server never rolls back, so its transceivers stay predictable.
+//! It offers only after the client's first offer was answered, and batches track changes into
+//! one offer at a time.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Weak};
@@ -27,7 +30,7 @@ use super::{FeedLink, Local, PeerId};
 use crate::interceptor::KeyframeRoutes;
 use crate::mux::{Datagram, PortLease};
 use crate::peer::{ConnectionState, IceCandidate, PeerEvent, Signal};
-use crate::publication::{FeedSource, Publication, PublicationKey, Source};
+use crate::publication::{Publication, PublicationKey, Source};
 use crate::room::MediaRoom;
 
 /// One publication flowing to this participant on one of its outlets.
@@ -377,8 +380,7 @@ impl EnginePeer {
             _ => Source::Camera,
         };
         let Some(room) = self.room.upgrade() else { return };
-        let feed = FeedSource::Engine(self.feed_link.clone());
-        let publication = room.publish(self.user, source, kind, codec, feed, init.ssrc);
+        let publication = room.publish(self.user, source, kind, codec, self.feed_link.clone(), init.ssrc);
         self.feeds.insert(init.track_id, Feed { publication, receiver: init.receiver_id, ssrc: init.ssrc });
     }
 

@@ -51,7 +51,7 @@ struct Bench {
 }
 
 fn client_connection(now: Instant, address: SocketAddr) -> RTCPeerConnection {
-    let mut engine = crate::peer::connection::media_engine().expect("codecs");
+    let mut engine = super::connection::media_engine().expect("codecs");
     let registry = rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors(
         rtc::interceptor::Registry::new(),
         &mut engine,
@@ -111,7 +111,7 @@ impl Bench {
         let mut connection = client_connection(self.now, address);
         prepare(&mut connection);
         let (events_tx, events) = mpsc::unbounded_channel();
-        let peer = self.room.connect(Uuid::new_v4(), events_tx).await.expect("a connection");
+        let peer = self.room.connect(Uuid::new_v4(), events_tx).expect("a connection");
         let slot = self.take_inputs().expect("the connection opened on the worker");
         let offer = connection.create_offer(None).expect("offer");
         connection.set_local_description(self.now, offer.clone()).expect("local offer");
@@ -181,7 +181,7 @@ impl Bench {
                     client.peer.answer(answer.sdp);
                 }
                 PeerEvent::Connection(state) => client.states.push(state),
-                PeerEvent::Candidate(_) | PeerEvent::Rejected { .. } => {}
+                PeerEvent::Rejected { .. } => {}
             }
         }
         while client.connection.poll_event().is_some() {}

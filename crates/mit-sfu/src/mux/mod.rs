@@ -1,33 +1,27 @@
 //! One UDP port (and one TCP port for ICE over TCP, [`tcp`]) for every peer connection of the
-//! node. webrtc-rs 0.21 binds sockets per connection; through its `Runtime` seam
-//! ([`runtime::MuxRuntime`]) each connection is given a [`PeerSocket`] instead, and one task
-//! receives everything on the node's UDP port and hands each datagram to its connection
-//! ([`routes::Routes`]). Each connection's ICE credentials are chosen here, so the ports know
-//! every username fragment before the first check arrives.
+//! node. One task receives everything on the node's UDP port and hands each datagram to the
+//! worker driving its connection ([`routes::Routes`]); workers send on the same socket. Each
+//! connection's ICE credentials are chosen here ([`PortLease`]), so the ports know every
+//! username fragment before the first check arrives.
 //!
 //! The receive task owns the routing table (no lock on the per-packet path) and reads into one
 //! growing buffer that datagrams are split off (an allocation per buffer, not per packet).
 
 pub mod routes;
-pub mod runtime;
 pub mod tcp;
 
 use std::collections::HashMap;
-use std::io::{self, IoSliceMut};
+use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
 use bytes::BytesMut;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use webrtc::runtime::{AsyncUdpSocket, RecvMeta, Transmit};
 
 use routes::{DropReason, Routes, Slot, Verdict};
 
-/// Datagrams waiting for one connection before new ones are dropped (about 2.5 s of a camera).
-const INBOX: usize = 256;
 /// The largest datagram read.
 const MAX_DATAGRAM: usize = 2048;
 /// How much the receive buffer grows at once. Queued datagrams keep their chunk alive, so a
@@ -142,32 +136,6 @@ impl NodePorts {
         let tcp_control = self.tcp.as_ref().map(|(_, control)| control.clone());
         PortLease { slot, ufrag, password, control: self.control.clone(), tcp_control }
     }
-
-    /// A socket for one new connection, with the ICE credentials it must use.
-    pub fn peer(&self) -> Arc<PeerSocket> {
-        let slot = self.next_slot.fetch_add(1, Ordering::Relaxed);
-        let (ufrag, password) = (random_text(16), random_text(32));
-        let (inbox_tx, inbox) = mpsc::channel(INBOX);
-        let _ = self.control.send(Control::Add { slot, ufrag: ufrag.clone(), password: password.clone(), inbox: inbox_tx });
-        let tcp_inbox = self.tcp.as_ref().map(|(_, control)| {
-            let (accepted_tx, accepted) = mpsc::channel(8);
-            let _ = control.send(Control::Add { slot, ufrag: ufrag.clone(), password: password.clone(), inbox: accepted_tx });
-            accepted
-        });
-        Arc::new(PeerSocket {
-            send_dropped: metrics::counter!("sfu_udp_datagrams_dropped_total", "reason" => "send_buffer_full"),
-            slot,
-            ufrag,
-            password,
-            socket: self.socket.clone(),
-            control: self.control.clone(),
-            tcp_control: self.tcp.as_ref().map(|(_, control)| control.clone()),
-            inbox: Mutex::new(inbox),
-            tcp_inbox: Mutex::new(tcp_inbox),
-            internal: Mutex::new(None),
-            internal_tcp: Mutex::new(None),
-        })
-    }
 }
 
 /// The node's UDP port, non-blocking, with large kernel buffers.
@@ -265,99 +233,5 @@ impl Drop for PortLease {
         if let Some(control) = &self.tcp_control {
             let _ = control.send(Control::Remove(self.slot));
         }
-    }
-}
-
-/// One connection's view of the node's port.
-#[derive(Debug)]
-pub struct PeerSocket {
-    send_dropped: metrics::Counter,
-    slot: Slot,
-    /// The ICE username fragment the connection must use.
-    pub ufrag: String,
-    /// Its ICE password.
-    pub password: String,
-    socket: Arc<UdpSocket>,
-    control: mpsc::UnboundedSender<Control<Datagram>>,
-    tcp_control: Option<mpsc::UnboundedSender<Control<tcp::Accepted>>>,
-    inbox: Mutex<mpsc::Receiver<Datagram>>,
-    /// Connections for this peer on the TCP port, until its listener takes them.
-    tcp_inbox: Mutex<Option<mpsc::Receiver<tcp::Accepted>>>,
-    /// The address webrtc-rs bound for this connection and believes it sends from (its host
-    /// candidate names it; the SFU announces the node's port instead).
-    internal: Mutex<Option<SocketAddr>>,
-    /// The same for its TCP listener.
-    internal_tcp: Mutex<Option<SocketAddr>>,
-}
-
-impl PeerSocket {
-    /// The address webrtc-rs put in this connection's host candidate.
-    pub fn internal_addr(&self) -> Option<SocketAddr> {
-        *self.internal.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn set_internal_addr(&self, address: SocketAddr) {
-        *self.internal.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(address);
-    }
-
-    /// The address webrtc-rs put in this connection's passive TCP candidate.
-    pub fn internal_tcp_addr(&self) -> Option<SocketAddr> {
-        *self.internal_tcp.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// This connection's listener on the node's TCP port, named `internal` inside webrtc-rs;
-    /// `None` without ICE over TCP, or once taken.
-    fn take_tcp_listener(&self, internal: SocketAddr) -> Option<tcp::PeerListener> {
-        let inbox = self.tcp_inbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()?;
-        *self.internal_tcp.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(internal);
-        Some(tcp::PeerListener::new(inbox, internal))
-    }
-}
-
-impl Drop for PeerSocket {
-    fn drop(&mut self) {
-        let _ = self.control.send(Control::Remove(self.slot));
-        if let Some(control) = &self.tcp_control {
-            let _ = control.send(Control::Remove(self.slot));
-        }
-    }
-}
-
-impl AsyncUdpSocket for PeerSocket {
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        match self.internal_addr() {
-            Some(address) => Ok(address),
-            None => self.socket.local_addr(),
-        }
-    }
-
-    fn poll_send(&self, _cx: &mut Context<'_>, transmit: &Transmit<'_>) -> Poll<io::Result<usize>> {
-        // Never waits: the socket is shared, and tokio wakes only the latest of several waiting
-        // senders, so a connection parked on a full buffer could stall. A datagram the kernel
-        // has no room for is dropped and counted, as the network would drop it.
-        match self.socket.try_send_to(transmit.contents, transmit.destination) {
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                self.send_dropped.increment(1);
-                Poll::Ready(Ok(transmit.contents.len()))
-            }
-            other => Poll::Ready(other),
-        }
-    }
-
-    fn poll_recv(&self, cx: &mut Context<'_>, bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]) -> Poll<io::Result<usize>> {
-        // Only the connection's driver task reads, so this lock is never contended.
-        let mut inbox = self.inbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(datagram) = std::task::ready!(inbox.poll_recv(cx)) else {
-            return Poll::Ready(Err(io::Error::new(io::ErrorKind::NotConnected, "the node's UDP port closed")));
-        };
-        let (Some(buf), Some(slot)) = (bufs.first_mut(), meta.first_mut()) else { return Poll::Ready(Ok(0)) };
-        let length = datagram.data.len().min(buf.len());
-        buf[..length].copy_from_slice(&datagram.data[..length]);
-        let mut received = RecvMeta::default();
-        received.addr = datagram.from;
-        received.len = length;
-        received.stride = length;
-        *slot = received;
-        Poll::Ready(Ok(1))
     }
 }

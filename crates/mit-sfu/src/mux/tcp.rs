@@ -1,19 +1,18 @@
 //! ICE over TCP (passive, RFC 6544, frames as in RFC 4571) on the node's one TCP port, for
 //! clients whose network blocks UDP. A client's connection is routed by its first frame, which
-//! must be a STUN binding request that verifies with a connection's ICE credentials; the frame is
-//! then replayed to that connection's webrtc-rs listener, which does the framing from there on.
+//! must be a STUN binding request that verifies with a connection's ICE credentials; the stream,
+//! with the bytes read so far, then goes to the worker driving that connection, which does the
+//! framing from there on (`crate::engine`).
 
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use webrtc::runtime::{AsyncTcpListener, AsyncTcpStream};
 
 use super::{Control, Table};
 
@@ -115,112 +114,5 @@ impl Accepted {
     /// The stream, and the bytes already read from it (the first frame, with its length).
     pub(crate) fn into_parts(self) -> (tokio::net::TcpStream, Bytes) {
         (self.stream, self.prefix)
-    }
-}
-
-/// One peer connection's listener on the node's TCP port.
-#[derive(Debug)]
-pub struct PeerListener {
-    inbox: Mutex<mpsc::Receiver<Accepted>>,
-    /// The address webrtc-rs bound (and names its candidate after).
-    internal: SocketAddr,
-}
-
-impl PeerListener {
-    pub(super) fn new(inbox: mpsc::Receiver<Accepted>, internal: SocketAddr) -> Self {
-        Self { inbox: Mutex::new(inbox), internal }
-    }
-}
-
-impl AsyncTcpListener for PeerListener {
-    fn accept<'a>(&'a self) -> Pin<Box<dyn Future<Output = io::Result<(Arc<dyn AsyncTcpStream>, SocketAddr)>> + Send + 'a>> {
-        Box::pin(async move {
-            // The lock is taken only while polling, never across a wait.
-            let accepted =
-                std::future::poll_fn(|cx| self.inbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner).poll_recv(cx)).await;
-            let Some(accepted) = accepted else {
-                return Err(io::Error::new(io::ErrorKind::NotConnected, "the node's TCP port closed"));
-            };
-            let peer = accepted.peer;
-            let stream = PrefixedStream::new(accepted, self.internal);
-            Ok((Arc::new(stream) as Arc<dyn AsyncTcpStream>, peer))
-        })
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.internal)
-    }
-}
-
-/// An accepted stream that first yields the bytes read to route it.
-#[derive(Debug)]
-struct PrefixedStream {
-    prefix: Mutex<Bytes>,
-    read_half: tokio::net::tcp::OwnedReadHalf,
-    write_half: tokio::net::tcp::OwnedWriteHalf,
-    local: SocketAddr,
-    peer: SocketAddr,
-}
-
-impl PrefixedStream {
-    fn new(accepted: Accepted, local: SocketAddr) -> Self {
-        let (read_half, write_half) = accepted.stream.into_split();
-        Self { prefix: Mutex::new(accepted.prefix), read_half, write_half, local, peer: accepted.peer }
-    }
-
-    /// Copies what is left of the prefix into `buf`; 0 once it is used up.
-    fn take_prefix(&self, buf: &mut [u8]) -> usize {
-        let mut prefix = self.prefix.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let length = prefix.len().min(buf.len());
-        buf[..length].copy_from_slice(&prefix.split_to(length));
-        length
-    }
-}
-
-impl AsyncTcpStream for PrefixedStream {
-    fn read<'a, 'b>(&'a self, buf: &'b mut [u8]) -> Pin<Box<dyn Future<Output = io::Result<usize>> + Send + 'b>>
-    where
-        'a: 'b,
-    {
-        Box::pin(async move {
-            let from_prefix = self.take_prefix(buf);
-            if from_prefix > 0 {
-                return Ok(from_prefix);
-            }
-            loop {
-                self.read_half.readable().await?;
-                match self.read_half.try_read(buf) {
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
-                    other => return other,
-                }
-            }
-        })
-    }
-
-    fn write_all<'a, 'b>(&'a self, buf: &'b [u8]) -> Pin<Box<dyn Future<Output = io::Result<()>> + Send + 'b>>
-    where
-        'a: 'b,
-    {
-        Box::pin(async move {
-            let mut remaining = buf;
-            while !remaining.is_empty() {
-                self.write_half.writable().await?;
-                match self.write_half.try_write(remaining) {
-                    Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "the client stopped reading")),
-                    Ok(written) => remaining = &remaining[written..],
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
-                    Err(error) => return Err(error),
-                }
-            }
-            Ok(())
-        })
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.local)
-    }
-
-    fn peer_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.peer)
     }
 }
