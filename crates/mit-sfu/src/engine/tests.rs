@@ -120,6 +120,15 @@ impl Bench {
         index
     }
 
+    /// A participant joins to listen: its client offers one receive-only audio m-line.
+    async fn join_listening(&mut self) -> usize {
+        self.join(|c| {
+            let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, streams: vec![], send_encodings: vec![] };
+            c.add_transceiver_from_kind(RtpCodecKind::Audio, Some(init)).expect("a receiving m-line");
+        })
+        .await
+    }
+
     /// Hands every pending input to the forwarder; the slot of a connection that opened.
     fn take_inputs(&mut self) -> Option<PeerId> {
         let mut opened = None;
@@ -239,12 +248,7 @@ async fn a_publishers_packets_reach_a_listener_through_the_forwarder_on_a_fake_c
     let mut bench = Bench::new().await;
     let mut microphone_sender = None;
     let speaker = bench.join(|c| microphone_sender = Some(c.add_track(microphone(1111)).expect("a microphone"))).await;
-    let listener = bench
-        .join(|c| {
-            let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, streams: vec![], send_encodings: vec![] };
-            c.add_transceiver_from_kind(RtpCodecKind::Audio, Some(init)).expect("a receiving m-line");
-        })
-        .await;
+    let listener = bench.join_listening().await;
     bench.settle();
     bench.run_for(Duration::from_secs(2));
     for client in &bench.clients {
@@ -268,12 +272,7 @@ async fn a_publishers_packets_reach_a_listener_through_the_forwarder_on_a_fake_c
 #[tokio::test]
 async fn a_listener_whose_network_goes_away_is_disconnected_then_failed_by_the_clock_alone() {
     let mut bench = Bench::new().await;
-    let listener = bench
-        .join(|c| {
-            let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, streams: vec![], send_encodings: vec![] };
-            c.add_transceiver_from_kind(RtpCodecKind::Audio, Some(init)).expect("a receiving m-line");
-        })
-        .await;
+    let listener = bench.join_listening().await;
     bench.settle();
     bench.run_for(Duration::from_secs(2));
     assert_eq!(bench.clients[listener].states, [ConnectionState::Connected]);
