@@ -74,6 +74,7 @@ impl MeetingRecorder {
         let id = Uuid::now_v7();
         let file = format!("{id}.{}", container.extension());
         let path: PathBuf = self.shared.live_root.join(self.meeting.to_string()).join(&file);
+        let _on_the_server_runtime = self.shared.runtime.enter();
         // Subscribing asks the publisher for a keyframe: nothing before one is playable.
         let recorder = TrackRecorder::start(publication, path.clone());
         let (stop, stopped) = oneshot::channel();

@@ -39,6 +39,9 @@ struct Shared {
     node: String,
     uploads: Arc<Notify>,
     tasks: TaskTracker,
+    /// The server's runtime: recorders run there, not on the media worker that reports a new
+    /// publication.
+    runtime: tokio::runtime::Handle,
     /// Held for the recorder's life: one process per recording directory, or two would finish
     /// each other's files at start-up.
     _lock: std::fs::File,
@@ -62,10 +65,13 @@ pub enum RecorderError {
 
 impl Recorder {
     /// Writes under `recording_path/live` (which it locks), records rows as `node`, and wakes
-    /// `uploads` whenever a file is ready to go.
+    /// `uploads` whenever a file is ready to go. Called on the server's runtime, where its
+    /// recorders will run.
     pub fn new(store: Arc<dyn RecordingLedger>, recording_path: &Path, node: String, uploads: Arc<Notify>) -> Result<Self, RecorderError> {
         let lock = lock_directory(recording_path)?;
-        let shared = Shared { store, live_root: recording_path.join("live"), node, uploads, tasks: TaskTracker::new(), _lock: lock };
+        let runtime = tokio::runtime::Handle::current();
+        let shared =
+            Shared { store, live_root: recording_path.join("live"), node, uploads, tasks: TaskTracker::new(), runtime, _lock: lock };
         Ok(Self { shared: Arc::new(shared) })
     }
 

@@ -178,6 +178,10 @@ async fn run(
         while let Ok(input) = inputs.try_recv() {
             apply_at(&mut forwarder, now, input);
         }
+        // Under a steady stream of datagrams the timer branch may never be picked.
+        if forwarder.next_deadline().is_some_and(|at| at <= now) {
+            forwarder.timeout(now);
+        }
         forwarder.pump(now);
         for datagram in forwarder.outgoing() {
             let to = datagram.transport.peer_addr;

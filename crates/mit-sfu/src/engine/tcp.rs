@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::mux::Datagram;
 use crate::mux::tcp::Accepted;
@@ -30,12 +30,15 @@ impl TcpStreams {
         let (slot, peer) = (accepted.slot, accepted.peer());
         let (stream, prefix) = accepted.into_parts();
         let (read_half, write_half) = stream.into_split();
+        // Streams whose client went away (their writer ended) are forgotten here.
+        self.writers.retain(|_, writer| !writer.is_closed());
         let (writer, frames) = mpsc::channel(WRITE_QUEUE);
         self.writers.insert(peer, writer);
         let mut buffer = BytesMut::with_capacity(READ_CHUNK);
         buffer.extend_from_slice(&prefix);
-        tokio::spawn(read(read_half, buffer, slot, peer, datagrams));
-        tokio::spawn(write(write_half, frames));
+        let (reading, read_ended) = oneshot::channel::<()>();
+        tokio::spawn(read(read_half, buffer, slot, peer, datagrams, reading));
+        tokio::spawn(write(write_half, frames, read_ended));
     }
 
     /// Sends `data` as one frame to the client at `to`; false if it has no stream or is behind.
@@ -56,13 +59,15 @@ impl TcpStreams {
     }
 }
 
-/// Splits the stream into frames until it ends or the worker is gone.
+/// Splits the stream into frames until it ends or the worker is gone; `_reading` is dropped
+/// then, which ends the stream's writer too.
 async fn read(
     mut stream: tokio::net::tcp::OwnedReadHalf,
     mut buffer: BytesMut,
     slot: crate::mux::routes::Slot,
     from: SocketAddr,
     datagrams: mpsc::Sender<Datagram>,
+    _reading: oneshot::Sender<()>,
 ) {
     loop {
         while let Some(data) = next_frame(&mut buffer) {
@@ -91,8 +96,14 @@ fn next_frame(buffer: &mut BytesMut) -> Option<BytesMut> {
     Some(frame.split_off(2))
 }
 
-async fn write(mut stream: tokio::net::tcp::OwnedWriteHalf, mut frames: mpsc::Receiver<BytesMut>) {
-    while let Some(frame) = frames.recv().await {
+/// Writes the worker's frames until the stream fails or its reader ended.
+async fn write(mut stream: tokio::net::tcp::OwnedWriteHalf, mut frames: mpsc::Receiver<BytesMut>, mut read_ended: oneshot::Receiver<()>) {
+    loop {
+        let frame = tokio::select! {
+            frame = frames.recv() => frame,
+            _ = &mut read_ended => None,
+        };
+        let Some(frame) = frame else { return };
         if stream.write_all(&frame).await.is_err() {
             return;
         }

@@ -30,6 +30,7 @@ use crate::{SfuConfig, Shared};
 
 /// One participant's side: an `rtc` connection as a client would drive it.
 struct Client {
+    user: Uuid,
     connection: RTCPeerConnection,
     address: SocketAddr,
     peer: MediaPeer,
@@ -111,12 +112,13 @@ impl Bench {
         let mut connection = client_connection(self.now, address);
         prepare(&mut connection);
         let (events_tx, events) = mpsc::unbounded_channel();
-        let peer = self.room.connect(Uuid::new_v4(), events_tx).expect("a connection");
+        let user = Uuid::new_v4();
+        let peer = self.room.connect(user, events_tx).expect("a connection");
         let slot = self.take_inputs().expect("the connection opened on the worker");
         let offer = connection.create_offer(None).expect("offer");
         connection.set_local_description(self.now, offer.clone()).expect("local offer");
         peer.offer(offer.sdp);
-        self.clients.push(Client { connection, address, peer, slot, events, received: Vec::new(), states: Vec::new() });
+        self.clients.push(Client { user, connection, address, peer, slot, events, received: Vec::new(), states: Vec::new() });
         index
     }
 
@@ -282,4 +284,44 @@ async fn a_listener_whose_network_goes_away_is_disconnected_then_failed_by_the_c
     assert_eq!(bench.clients[listener].states, [ConnectionState::Connected, ConnectionState::Disconnected]);
     bench.run_for(Duration::from_secs(6));
     assert_eq!(bench.clients[listener].states, [ConnectionState::Connected, ConnectionState::Disconnected, ConnectionState::Failed]);
+}
+
+/// The m-lines of `client`'s current remote description (the server's view of the session).
+fn m_lines(client: &Client) -> usize {
+    client.connection.remote_description().map_or(0, |description| description.sdp.matches("\r\nm=").count())
+}
+
+#[tokio::test]
+async fn a_departed_speakers_m_line_carries_the_next_speaker_on_the_same_ssrc() {
+    let mut bench = Bench::new().await;
+    let listener = bench.join_listening().await;
+    bench.settle();
+    bench.run_for(Duration::from_secs(1));
+    let mut ssrcs = Vec::new();
+    let mut lines = Vec::new();
+    for (round, ssrc) in [(0u16, 2001u32), (1, 2002), (2, 2003)] {
+        let mut sender = None;
+        let speaker = bench.join(|c| sender = Some(c.add_track(microphone(ssrc)).expect("a microphone"))).await;
+        bench.settle();
+        bench.run_for(Duration::from_secs(1));
+        let sender = sender.expect("the speaker's sender");
+        bench.clients[listener].received.clear();
+        for sequence in 1..=50u16 {
+            let now = bench.now;
+            let mut writer = bench.clients[speaker].connection.rtp_sender(sender).expect("a sender");
+            let header = rtp::header::Header { version: 2, payload_type: 111, sequence_number: sequence, ssrc, ..Default::default() };
+            writer.write_rtp(now, rtp::Packet { header, payload: Bytes::from_static(&[0xfc, 1]) }).expect("written");
+            bench.advance(Duration::from_millis(20));
+        }
+        let received = &bench.clients[listener].received;
+        assert!(received.len() >= 45, "round {round}: the listener got {} of 50 packets", received.len());
+        ssrcs.push(received[0].header.ssrc);
+        lines.push(m_lines(&bench.clients[listener]));
+        let user = bench.clients[speaker].user;
+        bench.room.leave(user);
+        bench.settle();
+        bench.run_for(Duration::from_secs(1));
+    }
+    assert!(ssrcs.windows(2).all(|w| w[0] == w[1]), "every speaker on the first one's outlet: {ssrcs:x?}");
+    assert!(lines.windows(2).all(|w| w[0] == w[1]), "no m-line added per speaker: {lines:?}");
 }
