@@ -1,8 +1,8 @@
 //! Routes subscribers' keyframe requests (PLI, FIR) to the publication on the m-line they name.
-//! Without it webrtc-rs consumes all inbound RTCP inside its interceptor chain and the SFU never
+//! Without it `rtc` consumes all inbound RTCP inside its interceptor chain and the SFU never
 //! hears a subscriber ask for a keyframe. The route is by the SSRC the request names, not by
-//! webrtc-rs's track ids: an [outlet](crate::outlet::Outlet) keeps its SSRC while the
-//! publication it carries, and so its track id, changes.
+//! track id: an outlet (`crate::engine::outlet`) keeps its SSRC while the publication it
+//! carries, and so its track id, changes.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
