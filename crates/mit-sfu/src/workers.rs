@@ -10,9 +10,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::net::UdpSocket;
-
 use crate::engine::EngineInbox;
+use crate::mux::UdpPort;
 
 /// The worker threads of one media plane.
 pub(crate) struct Workers {
@@ -32,7 +31,7 @@ pub(crate) struct Placement {
 
 impl Workers {
     /// Starts `count` workers (at least one), each with a media engine sending from `socket`.
-    pub(crate) fn start(count: usize, socket: &Arc<UdpSocket>) -> std::io::Result<Self> {
+    pub(crate) fn start(count: usize, socket: &Arc<UdpPort>) -> std::io::Result<Self> {
         let workers = (0..count.max(1)).map(|index| start_worker(index, socket.clone())).collect::<std::io::Result<Vec<_>>>()?;
         Ok(Self { workers })
     }
@@ -73,7 +72,7 @@ fn least_loaded(loads: &[usize]) -> usize {
 
 /// A thread that runs a current-thread runtime until the process ends. The media plane lives
 /// as long as the server, so its workers are never stopped.
-fn start_worker(index: usize, socket: Arc<UdpSocket>) -> std::io::Result<Arc<Worker>> {
+fn start_worker(index: usize, socket: Arc<UdpPort>) -> std::io::Result<Arc<Worker>> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let handle = runtime.handle().clone();
     let engine = {
@@ -96,13 +95,13 @@ mod tests {
         assert_eq!(least_loaded(&[3, 4, 0]), 2);
     }
 
-    async fn socket() -> Arc<UdpSocket> {
-        Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("a UDP socket"))
+    fn socket() -> Arc<UdpPort> {
+        Arc::new(UdpPort::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0))).expect("a UDP port"))
     }
 
     #[tokio::test]
     async fn rooms_spread_over_the_workers_and_leave_them_when_closed() {
-        let workers = Workers::start(2, &socket().await).expect("two workers");
+        let workers = Workers::start(2, &socket()).expect("two workers");
         let first = workers.place();
         let second = workers.place();
         assert!(!Arc::ptr_eq(&first.worker, &second.worker), "two rooms on two idle workers share one");

@@ -17,13 +17,12 @@ use std::io;
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::interceptor::KeyframeRoutes;
-use crate::mux::Datagram;
 use crate::mux::tcp::Accepted;
+use crate::mux::{Datagram, UdpPort};
 use crate::peer::{MediaPeer, PeerEvent, Signal};
 use crate::room::MediaRoom;
 use crate::{SfuError, Shared};
@@ -95,7 +94,7 @@ impl FeedLink {
 }
 
 /// Starts a worker's engine on the current runtime, sending from `socket`.
-pub(crate) fn start(socket: Arc<UdpSocket>) -> EngineInbox {
+pub(crate) fn start(socket: Arc<UdpPort>) -> EngineInbox {
     let (inputs, input_rx) = mpsc::unbounded_channel();
     let (datagrams, datagram_rx) = mpsc::channel(DATAGRAM_INBOX);
     let (streams, stream_rx) = mpsc::channel(STREAM_INBOX);
@@ -106,7 +105,7 @@ pub(crate) fn start(socket: Arc<UdpSocket>) -> EngineInbox {
 
 /// Where a worker's datagrams go out.
 struct WorkerIo {
-    socket: Arc<UdpSocket>,
+    socket: Arc<UdpPort>,
     streams: TcpStreams,
     /// For the readers of new ICE-TCP streams.
     datagrams: mpsc::Sender<Datagram>,

@@ -9,6 +9,7 @@
 
 pub mod routes;
 pub mod tcp;
+mod udp;
 
 use std::collections::HashMap;
 use std::io;
@@ -17,19 +18,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::BytesMut;
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
+
+pub(crate) use udp::UdpPort;
 
 use routes::{DropReason, Routes, Slot, Verdict};
 
-/// The largest datagram read.
-const MAX_DATAGRAM: usize = 2048;
-/// How much the receive buffer grows at once. Queued datagrams keep their chunk alive, so a
-/// connection that falls behind holds at most `INBOX` chunks.
+/// How much the receive buffer grows at once (an allocation per chunk, not per datagram).
+/// Queued datagrams keep their chunk alive, so a worker that falls behind holds at most its
+/// inbox's worth of chunks.
 const BUFFER_CHUNK: usize = 64 * 1024;
-/// The kernel buffers asked for on the node's UDP port: every participant's media shares them
-/// (the kernel caps them at `net.core.rmem_max`/`wmem_max`).
-const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
+/// Room left in the receive buffer below which it grows: more than the largest datagram read.
+const BUFFER_LOW: usize = 4 * 1024;
 
 /// A datagram for one connection.
 #[derive(Debug)]
@@ -82,7 +82,7 @@ impl<T> Table<T> {
 
 /// The node's media ports.
 pub struct NodePorts {
-    socket: Arc<UdpSocket>,
+    socket: Arc<UdpPort>,
     control: mpsc::UnboundedSender<Control<Datagram>>,
     tcp: Option<(SocketAddr, mpsc::UnboundedSender<Control<tcp::Accepted>>)>,
     next_slot: AtomicU64,
@@ -91,7 +91,7 @@ pub struct NodePorts {
 impl NodePorts {
     /// Binds `udp`, and `tcp` when given (port 0 picks one), and starts receiving.
     pub fn bind(udp: SocketAddr, tcp: Option<SocketAddr>) -> io::Result<Arc<Self>> {
-        let socket = bind_udp(udp)?;
+        let socket = Arc::new(UdpPort::bind(udp)?);
         let crypto = rtc::crypto::default_provider().map_err(|e| io::Error::other(e.to_string()))?;
         let (control, commands) = mpsc::unbounded_channel();
         tokio::spawn(receive(socket.clone(), Table::new(Routes::new(crypto.clone())), commands));
@@ -119,7 +119,7 @@ impl NodePorts {
     }
 
     /// The node's UDP socket, for connections that send from their worker.
-    pub(crate) fn udp_socket(&self) -> Arc<UdpSocket> {
+    pub(crate) fn udp_socket(&self) -> Arc<UdpPort> {
         self.socket.clone()
     }
 
@@ -136,17 +136,6 @@ impl NodePorts {
         let tcp_control = self.tcp.as_ref().map(|(_, control)| control.clone());
         PortLease { slot, ufrag, password, control: self.control.clone(), tcp_control }
     }
-}
-
-/// The node's UDP port, non-blocking, with large kernel buffers.
-fn bind_udp(address: SocketAddr) -> io::Result<Arc<UdpSocket>> {
-    let socket = socket2::Socket::new(socket2::Domain::for_address(address), socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
-    // Best effort: a smaller buffer than asked for still works.
-    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
-    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
-    socket.set_nonblocking(true)?;
-    socket.bind(&address.into())?;
-    Ok(Arc::new(UdpSocket::from_std(socket.into())?))
 }
 
 /// ICE credentials: letters and digits (`ice-char`, RFC 8839), from a CSPRNG.
@@ -186,11 +175,11 @@ impl Dropped {
 }
 
 /// Receives on the port until every handle is gone.
-async fn receive(socket: Arc<UdpSocket>, mut table: Table<Datagram>, mut control: mpsc::UnboundedReceiver<Control<Datagram>>) {
+async fn receive(socket: Arc<UdpPort>, mut table: Table<Datagram>, mut control: mpsc::UnboundedReceiver<Control<Datagram>>) {
     let dropped = Dropped::new();
     let mut buffer = BytesMut::with_capacity(BUFFER_CHUNK);
     loop {
-        if buffer.capacity() < MAX_DATAGRAM {
+        if buffer.capacity() < BUFFER_LOW {
             buffer.reserve(BUFFER_CHUNK);
         }
         tokio::select! {
@@ -198,8 +187,8 @@ async fn receive(socket: Arc<UdpSocket>, mut table: Table<Datagram>, mut control
                 Some(command) => table.apply(command),
                 None => return,
             },
-            received = socket.recv_buf_from(&mut buffer) => {
-                let Ok((_, from)) = received else { continue };
+            received = socket.recv_into(&mut buffer) => {
+                let Ok(from) = received else { continue };
                 let data = buffer.split();
                 match table.routes.route(from, &data) {
                     Verdict::Deliver(slot) => {
