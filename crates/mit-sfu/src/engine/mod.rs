@@ -136,8 +136,8 @@ pub(crate) fn connect(
     Ok(MediaPeer::new(user, session, PeerLink { id, inputs: inbox.inputs.clone() }))
 }
 
-/// The worker's I/O: inputs and datagrams in, timers, datagrams out. Ends when every handle
-/// and the node's port are gone.
+/// The worker's I/O: inputs and datagrams in, timers, datagrams out, for as long as the worker
+/// lives (it holds the inbox, so the channels never close before it).
 async fn run(
     mut io: WorkerIo,
     mut inputs: mpsc::UnboundedReceiver<Input>,
