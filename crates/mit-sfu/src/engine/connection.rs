@@ -93,7 +93,7 @@ pub(super) fn build(
 }
 
 /// A host candidate on `address`: UDP, or passive TCP.
-fn host_candidate(address: SocketAddr, tcp_type: TcpType) -> Result<RTCIceCandidateInit, SfuError> {
+pub(super) fn host_candidate(address: SocketAddr, tcp_type: TcpType) -> Result<RTCIceCandidateInit, SfuError> {
     let network = if tcp_type == TcpType::Passive { "tcp" } else { "udp" };
     let host = CandidateHostConfig {
         base_config: CandidateConfig {

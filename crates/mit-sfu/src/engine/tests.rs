@@ -10,7 +10,6 @@ use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::sdp::RTCSessionDescription;
-use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
 use rtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
@@ -64,19 +63,8 @@ fn client_connection(now: Instant, address: SocketAddr) -> RTCPeerConnection {
         .with_interceptor_registry(registry)
         .build(now)
         .expect("a client connection");
-    let host = CandidateHostConfig {
-        base_config: CandidateConfig {
-            network: "udp".into(),
-            address: address.ip().to_string(),
-            port: address.port(),
-            component: 1,
-            ..Default::default()
-        },
-        ..Default::default()
-    }
-    .new_candidate_host()
-    .expect("a host candidate");
-    connection.add_local_candidate(RTCIceCandidate::from(&host).to_json().expect("json")).expect("candidate");
+    let host = super::connection::host_candidate(address, rtc::ice::tcp_type::TcpType::Unspecified).expect("a host candidate");
+    connection.add_local_candidate(host).expect("candidate");
     connection
 }
 
