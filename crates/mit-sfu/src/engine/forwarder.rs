@@ -96,6 +96,9 @@ impl Forwarder {
     /// applied the signals those steps caused — a new publication's subscriptions among them —
     /// so the first packets of a track find their subscribers.
     pub(crate) fn pump(&mut self, now: Instant) {
+        // A batch of datagrams from one connection notes it once per datagram; read it once.
+        self.touched.sort_unstable();
+        self.touched.dedup();
         let mut inbound = std::mem::take(&mut self.inbound);
         for index in 0..self.touched.len() {
             if let Some(peer) = self.peers.get_mut(&self.touched[index]) {
